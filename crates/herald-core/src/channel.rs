@@ -1,0 +1,147 @@
+//! The adapter contract: [`MessagingChannel`] and its optional capabilities.
+//!
+//! Every bridge (web messaging, web chat, Teams, a dynamic plugin) implements [`MessagingChannel`]. Optional
+//! abilities are separate small traits reached through `as_*` methods, so an adapter implements only what it can
+//! do and the host asks for a capability instead of calling a method that might not work.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::error::ChannelError;
+use crate::event::EventSink;
+use crate::notification::{Notification, Receipt};
+use crate::store::SessionStore;
+
+/// What an adapter gets when it starts.
+#[derive(Clone)]
+pub struct ChannelContext {
+    /// Where to publish events.
+    pub events: EventSink,
+    /// The session store, for resolving targets (read) — the host writes sessions from events.
+    pub sessions: Arc<dyn SessionStore>,
+    /// Cancelled when the service shuts down; background tasks should stop.
+    pub shutdown: tokio_util::sync::CancellationToken,
+}
+
+/// How a delivery is to be made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeliveryMode {
+    /// Into the target's open conversation, as the agent.
+    Normal,
+    /// As an agentless message (the closed-session policy `agentless`).
+    Agentless,
+}
+
+/// One delivery attempt handed to an adapter.
+#[derive(Debug, Clone)]
+pub struct Delivery {
+    /// The notification to deliver.
+    pub notification: Notification,
+    /// How to deliver it.
+    pub mode: DeliveryMode,
+    /// 1 for the first attempt.
+    pub attempt: u32,
+    /// When an earlier attempt may have been made but not recorded (recovery after a crash), its start.
+    pub previous_attempt_at: Option<DateTime<Utc>>,
+}
+
+/// Health of an integration.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HealthStatus {
+    /// Starting up; not yet connected.
+    Starting,
+    /// Everything works.
+    Healthy,
+    /// Works, with problems (stream reconnecting, recent failures).
+    Degraded,
+    /// Does not work (credentials refused, upstream unreachable).
+    Unhealthy,
+}
+
+/// An integration's health with the checks behind it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Health {
+    /// Overall status.
+    pub status: HealthStatus,
+    /// Named checks (`token`, `stream`, `deliveries`) and what each found.
+    pub checks: BTreeMap<String, String>,
+}
+
+impl Health {
+    /// Healthy with no details.
+    pub fn healthy() -> Self {
+        Health { status: HealthStatus::Healthy, checks: BTreeMap::new() }
+    }
+
+    /// A status with one check.
+    pub fn with(status: HealthStatus, check: &str, detail: impl Into<String>) -> Self {
+        let mut checks = BTreeMap::new();
+        checks.insert(check.to_string(), detail.into());
+        Health { status, checks }
+    }
+}
+
+/// A bridge to one upstream messaging system.
+#[async_trait]
+pub trait MessagingChannel: Send + Sync + 'static {
+    /// The adapter kind (`webmessaging`, `webchat`, `teams`, or a plugin's kind).
+    fn kind(&self) -> &str;
+
+    /// The integration name from the config.
+    fn name(&self) -> &str;
+
+    /// Begin ingesting: connect streams, spawn background tasks that publish events. Returns once started.
+    async fn start(&self, ctx: ChannelContext) -> Result<(), ChannelError>;
+
+    /// Deliver one notification to its resolved target; the receipt names the upstream message.
+    async fn deliver(&self, delivery: &Delivery) -> Result<Receipt, ChannelError>;
+
+    /// After a crash an attempt may have reached the upstream without being recorded. An adapter whose upstream
+    /// offers a way to check returns `Ok(Some(receipt))` when the delivery is found there, `Ok(None)` when it
+    /// certainly did not happen. Adapters that cannot check return `Err` of class permanent (the default) and the
+    /// dispatcher falls back to at-least-once.
+    async fn confirm_delivery(&self, delivery: &Delivery) -> Result<Option<Receipt>, ChannelError> {
+        let _ = delivery;
+        Err(ChannelError::permanent(format!("adapter `{}` cannot check past deliveries", self.kind())))
+    }
+
+    /// Current health.
+    async fn health(&self) -> Health;
+
+    /// Stop background work; in-flight deliveries are finished by the dispatcher before this is called.
+    async fn shutdown(&self);
+
+    /// Whether [`DeliveryMode::Agentless`] is supported (the closed-session policy `agentless`).
+    fn supports_agentless(&self) -> bool {
+        false
+    }
+
+    /// The HTTP endpoints this adapter serves on herald's server (e.g. the Teams bot endpoint), if any.
+    fn as_http_inbound(&self) -> Option<&dyn HttpInbound> {
+        None
+    }
+
+    /// Presence sync, if this adapter does it.
+    fn as_presence(&self) -> Option<&dyn PresenceSync> {
+        None
+    }
+}
+
+/// An adapter that receives HTTP calls from its upstream (bot activities, webhooks, Graph notifications).
+pub trait HttpInbound: Send + Sync {
+    /// The routes, mounted at the root of herald's server. Paths must not collide with `/v1`, `/healthz`, `/metrics`.
+    fn routes(&self) -> axum::Router;
+}
+
+/// An adapter that keeps presence in sync between two systems.
+#[async_trait]
+pub trait PresenceSync: Send + Sync {
+    /// Counters of writes made and echoes suppressed, for health and tests.
+    async fn sync_stats(&self) -> BTreeMap<String, u64>;
+}

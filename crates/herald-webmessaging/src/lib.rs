@@ -1,0 +1,1 @@
+//! herald adapter for Genesys Cloud web messaging: agent-side sends, agentless messages and the guest protocol client.

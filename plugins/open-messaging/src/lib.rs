@@ -1,0 +1,1 @@
+//! A herald dynamic plugin: Genesys Open Messaging.
