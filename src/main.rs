@@ -1,1 +1,7 @@
-fn main() {}
+//! The `herald` command.
+
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    herald::cli::main()
+}

@@ -1,0 +1,14 @@
+//! The built-in adapter table: one entry per kind, each behind its cargo feature.
+
+pub mod webhook;
+
+use std::sync::Arc;
+
+use herald_core::Registry;
+
+/// The registry with every built-in adapter kind compiled into this binary.
+pub fn builtin_registry() -> Registry {
+    let mut registry = Registry::new();
+    registry.register(Arc::new(webhook::WebhookFactory));
+    registry
+}

@@ -1,0 +1,43 @@
+//! `GET /v1/openapi.json`: the OpenAPI 3 document of this API, generated from the handlers and types.
+
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "api_key",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+    }
+}
+
+/// The API description.
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "herald", description = "Bridge service for Genesys Cloud integrations: durable notifications into web messaging, web chat and Teams."),
+    paths(
+        super::notifications::create, super::notifications::get, super::notifications::list,
+        super::sessions::list, super::sessions::get,
+        super::events::post_event,
+        super::health::healthz, super::health::metrics,
+    ),
+    components(schemas(
+        super::notifications::NotificationRequest, super::notifications::NotificationView, super::notifications::Accepted,
+        super::problem::Problem, super::problem::FieldError, super::health::HealthReport, super::events::EventRequest,
+        herald_core::Target, herald_core::Content, herald_core::ClosedPolicy, herald_core::NotificationStatus,
+        herald_core::Receipt, herald_core::StatusChange,
+    )),
+    modifiers(&BearerAuth)
+)]
+pub struct ApiDoc;
+
+/// Serve the document.
+pub async fn openapi_json() -> Response {
+    Json(ApiDoc::openapi()).into_response()
+}

@@ -1,0 +1,152 @@
+//! Configuration: load, expand `${VAR}`, validate every section, report every problem with its key path.
+//!
+//! A malformed config never starts a half-working service: [`load`] returns all problems at once, and
+//! `herald config check FILE` prints them.
+
+mod env;
+mod model;
+mod secret;
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use herald_core::{ConfigProblem, IntegrationSpec, Registry};
+
+pub use env::expand;
+pub use model::{Config, DispatcherConfig, IntegrationConfig, PluginsConfig, ServiceConfig, StoreConfig};
+pub use secret::Secret;
+
+/// A configuration that could not be loaded, with every problem found.
+#[derive(Debug, thiserror::Error)]
+#[error("{} problem(s) in {source_name}:\n{}", problems.len(), problems.iter().map(|p| format!("  - {p}")).collect::<Vec<_>>().join("\n"))]
+pub struct ConfigError {
+    /// The file (or "config").
+    pub source_name: String,
+    /// Every problem.
+    pub problems: Vec<ConfigProblem>,
+}
+
+/// A loaded, validated configuration with the integration specs the registry builds from.
+#[derive(Debug, Clone)]
+pub struct LoadedConfig {
+    /// The typed config.
+    pub config: Config,
+    /// One spec per integration, in file order.
+    pub integrations: Vec<IntegrationSpec>,
+}
+
+/// Read and validate a config file, expanding `${VAR}` from the process environment.
+pub fn load_file(path: &Path, registry: &Registry) -> Result<LoadedConfig, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
+        source_name: path.display().to_string(),
+        problems: vec![ConfigProblem::new("(file)", format!("cannot read {}: {e}", path.display()))],
+    })?;
+    load(&text, &path.display().to_string(), registry, &|name| std::env::var(name).ok())
+}
+
+/// Parse and validate config text. `lookup` resolves `${VAR}`.
+pub fn load(
+    text: &str,
+    source_name: &str,
+    registry: &Registry,
+    lookup: &dyn Fn(&str) -> Option<String>,
+) -> Result<LoadedConfig, ConfigError> {
+    let fail = |problems| ConfigError { source_name: source_name.to_string(), problems };
+    let mut raw: toml::Value = toml::from_str(text).map_err(|e| fail(vec![syntax_problem(&e)]))?;
+    let mut problems = Vec::new();
+    env::expand_tree(&mut raw, "", lookup, &mut problems);
+    let config: Config = match serde_path_to_error::deserialize(raw) {
+        Ok(c) => c,
+        Err(e) => {
+            let path = e.path().to_string();
+            problems.push(ConfigProblem::new(path_or_root(&path), e.into_inner().to_string()));
+            return Err(fail(problems));
+        }
+    };
+    let integrations = validate(&config, registry, &mut problems);
+    if problems.is_empty() {
+        Ok(LoadedConfig { config, integrations })
+    } else {
+        Err(fail(problems))
+    }
+}
+
+fn path_or_root(path: &str) -> String {
+    if path.is_empty() || path == "." {
+        "(root)".to_string()
+    } else {
+        path.to_string()
+    }
+}
+
+fn syntax_problem(e: &toml::de::Error) -> ConfigProblem {
+    let msg = e.message().to_string();
+    let at = e.span().map(|s| format!(" (at byte {})", s.start)).unwrap_or_default();
+    ConfigProblem::new("(syntax)", format!("{msg}{at}"))
+}
+
+/// Check everything the types cannot: names, kinds, adapter settings, rules, limits.
+fn validate(config: &Config, registry: &Registry, problems: &mut Vec<ConfigProblem>) -> Vec<IntegrationSpec> {
+    if config.service.api_keys.iter().any(|k| k.expose().len() < 16) {
+        problems.push(ConfigProblem::new(
+            "service.api_keys",
+            "every API key must be at least 16 characters; generate one with `openssl rand -hex 24`",
+        ));
+    }
+    if config.service.max_body_bytes < 1024 {
+        problems.push(ConfigProblem::new("service.max_body_bytes", "must be at least 1024"));
+    }
+    if config.dispatcher.concurrency == 0 {
+        problems.push(ConfigProblem::new("dispatcher.concurrency", "must be at least 1"));
+    }
+    if config.dispatcher.max_attempts == 0 {
+        problems.push(ConfigProblem::new("dispatcher.max_attempts", "must be at least 1"));
+    }
+    let mut names = BTreeSet::new();
+    let mut specs = Vec::new();
+    for (i, integration) in config.integrations.iter().enumerate() {
+        let path = format!("integration[{i}]");
+        if integration.name.trim().is_empty() {
+            problems.push(ConfigProblem::new(format!("{path}.name"), "must not be empty"));
+        } else if !names.insert(integration.name.clone()) {
+            problems.push(ConfigProblem::new(
+                format!("{path}.name"),
+                format!("integration `{}` is defined twice; names must be unique", integration.name),
+            ));
+        }
+        let kind = match (&integration.kind, &integration.plugin) {
+            (Some(kind), None) => kind.clone(),
+            (None, Some(plugin)) => format!("plugin:{plugin}"),
+            (Some(_), Some(_)) => {
+                problems
+                    .push(ConfigProblem::new(&path, "set either `kind` (built-in) or `plugin` (a library), not both"));
+                continue;
+            }
+            (None, None) => {
+                problems.push(ConfigProblem::new(
+                    format!("{path}.kind"),
+                    format!("missing; set `kind` to one of {} or `plugin` to a library", registry.kinds().join(", ")),
+                ));
+                continue;
+            }
+        };
+        let spec = IntegrationSpec {
+            name: integration.name.clone(),
+            kind: kind.clone(),
+            closed_policy: integration.closed_policy,
+            settings: integration.settings.clone(),
+            path: path.clone(),
+        };
+        match registry.get(&kind) {
+            Some(factory) => problems.extend(factory.validate(&spec)),
+            None if integration.plugin.is_some() => {}
+            None => problems.push(registry.unknown_kind(&path, &kind)),
+        }
+        specs.push(spec);
+    }
+    crate::rules::validate_rules(&config.rules, &names, problems);
+    specs
+}
+
+#[cfg(test)]
+mod tests;
