@@ -8,6 +8,8 @@ pub mod api;
 pub mod cli;
 pub mod config;
 pub mod dispatcher;
+pub mod doctor;
+pub mod guests;
 pub mod rules;
 pub mod service;
 pub mod telemetry;

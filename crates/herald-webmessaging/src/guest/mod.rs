@@ -1,0 +1,1 @@
+//! The web messaging guest protocol client (headless guests).
