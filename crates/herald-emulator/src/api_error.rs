@@ -66,13 +66,7 @@ pub struct PendingErrorBody(pub ApiError);
 impl ApiError {
     /// An error with a status, code and message.
     pub fn new(status: StatusCode, code: &str, message: impl Into<String>) -> Self {
-        Self {
-            status,
-            code: code.to_string(),
-            message: message.into(),
-            details: Vec::new(),
-            retry_after: None,
-        }
+        Self { status, code: code.to_string(), message: message.into(), details: Vec::new(), retry_after: None }
     }
 
     /// 400 `bad.request`.

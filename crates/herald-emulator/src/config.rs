@@ -118,8 +118,8 @@ pub struct LimitsConfig {
     pub max_channels_per_client: usize,
     /// Channel lifetime in seconds; re-subscribing extends it.
     pub channel_lifetime_seconds: u64,
-    /// Heartbeat interval on notification sockets, in seconds (0 disables).
-    pub heartbeat_interval_seconds: u64,
+    /// Heartbeat interval on notification sockets, in milliseconds (0 disables).
+    pub heartbeat_interval_ms: u64,
     /// Guest messages allowed per session per `guest_rate_window_seconds` (error 4029 above it).
     pub guest_messages_per_window: u32,
     /// The guest rate window, in seconds.
@@ -140,7 +140,7 @@ impl Default for LimitsConfig {
             max_topics_per_channel: 1000,
             max_channels_per_client: 20,
             channel_lifetime_seconds: 86_400,
-            heartbeat_interval_seconds: 30,
+            heartbeat_interval_ms: 30_000,
             guest_messages_per_window: 30,
             guest_rate_window_seconds: 10,
             guest_retry_after_seconds: 3,
@@ -215,10 +215,7 @@ pub struct DiagnosticsConfig {
 
 impl Default for DiagnosticsConfig {
     fn default() -> Self {
-        Self {
-            request_log: false,
-            request_log_capacity: 10_000,
-        }
+        Self { request_log: false, request_log_capacity: 10_000 }
     }
 }
 
@@ -446,14 +443,8 @@ impl EmulatorConfig {
 
     fn minimal() -> Self {
         EmulatorConfig {
-            org: OrgConfig {
-                id: "00000000-0000-4000-8000-000000000000".into(),
-                name: "Emulated org".into(),
-            },
-            oauth: OAuthConfig {
-                token_lifetime_seconds: default_token_lifetime(),
-                clients: Vec::new(),
-            },
+            org: OrgConfig { id: "00000000-0000-4000-8000-000000000000".into(), name: "Emulated org".into() },
+            oauth: OAuthConfig { token_lifetime_seconds: default_token_lifetime(), clients: Vec::new() },
             limits: LimitsConfig::default(),
             behaviour: BehaviourConfig::default(),
             diagnostics: DiagnosticsConfig::default(),
@@ -475,10 +466,7 @@ impl EmulatorConfig {
                 return bad(format!("deployments[{}].queue_id {:?} names no queue", d.id, d.queue_id));
             }
             if d.conversation_disconnect_type != "ReadOnly" && d.conversation_disconnect_type != "Send" {
-                return bad(format!(
-                    "deployments[{}].conversation_disconnect_type must be ReadOnly or Send",
-                    d.id
-                ));
+                return bad(format!("deployments[{}].conversation_disconnect_type must be ReadOnly or Send", d.id));
             }
         }
         for a in &self.agents {
