@@ -125,6 +125,12 @@ pub fn answer(state: &AppState, world: &mut World, conv_id: &str, participant_id
     if let (Some(text), Some(uid)) = (greeting, user_id) {
         flow::record_outbound(state, world, conv_id, participant_id, &comm_id, Sender::Agent(uid), &text);
     }
+    // A customer message waiting for the agent gets the agent's auto-reply too.
+    let customer_waiting =
+        world.conversations.get(conv_id).and_then(|c| c.transcript.last()).is_some_and(|m| m.inbound);
+    if customer_waiting {
+        schedule_auto_reply(state, world, conv_id);
+    }
     Ok(())
 }
 
