@@ -17,6 +17,7 @@ pub async fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::Serve { config: path } => serve(&path).await,
         Command::Config(ConfigCommand::Check { file }) => Ok(check(&file)),
         Command::Send(args) => send(args).await,
+        Command::Bench(b) => crate::bench::run(b).await,
         Command::Outbox(OutboxCommand::List { remote, status, limit }) => {
             let mut path = format!("/v1/notifications?limit={limit}");
             if let Some(s) = status {

@@ -37,6 +37,9 @@ pub enum Command {
     /// Inspect the sessions of a running service.
     #[command(subcommand)]
     Sessions(SessionsCommand),
+    /// Run a benchmark and print its results as markdown.
+    #[command(subcommand)]
+    Bench(crate::bench::BenchCommand),
 }
 
 /// `herald config ...`.

@@ -1,0 +1,30 @@
+//! `herald bench`: reproducible benchmarks of the service, printed as markdown for `docs/benchmarks.md`.
+//!
+//! `herald bench intake` starts the service in-process on a durable sled store in a temporary directory, with one
+//! webhook integration pointing at an in-process receiver, and drives `POST /v1/notifications` over loopback HTTP
+//! with a fixed number of concurrent clients. Every 202 means the notification was fsync'd. The load generator runs
+//! in the same process and on the same two cores, so the figures are a floor for a dedicated machine.
+
+mod intake;
+
+use clap::Subcommand;
+
+pub use intake::{run_intake, IntakeArgs, IntakeReport};
+
+/// `herald bench ...`.
+#[derive(Debug, Subcommand)]
+pub enum BenchCommand {
+    /// Durable intake: notifications accepted per second and intake latency percentiles.
+    Intake(IntakeArgs),
+}
+
+/// Run a benchmark and print its report.
+pub async fn run(command: BenchCommand) -> anyhow::Result<std::process::ExitCode> {
+    match command {
+        BenchCommand::Intake(args) => {
+            let report = run_intake(&args).await?;
+            println!("{}", report.markdown(&args));
+            Ok(std::process::ExitCode::SUCCESS)
+        }
+    }
+}
