@@ -18,6 +18,17 @@ pub async fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::Config(ConfigCommand::Check { file }) => Ok(check(&file)),
         Command::Send(args) => send(args).await,
         Command::Bench(b) => crate::bench::run(b).await,
+        Command::Emulator { config, listen } => {
+            let cfg = match config {
+                Some(path) => herald_emulator::EmulatorConfig::from_file(&path)?,
+                None => herald_emulator::EmulatorConfig::default_org(),
+            };
+            eprintln!(
+                "herald emulator listening on http://{listen} (API, login, guest WebSocket /v1, control /emulator/v1)"
+            );
+            herald_emulator::serve(cfg, listen).await?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Outbox(OutboxCommand::List { remote, status, limit }) => {
             let mut path = format!("/v1/notifications?limit={limit}");
             if let Some(s) = status {

@@ -37,6 +37,15 @@ pub enum Command {
     /// Inspect the sessions of a running service.
     #[command(subcommand)]
     Sessions(SessionsCommand),
+    /// Run the Genesys Cloud emulator (API, login, guest WebSocket, notifications) until SIGTERM or Ctrl-C.
+    Emulator {
+        /// The org to seed (default: the built-in org, as in `config/emulator.toml`).
+        #[arg(long, short)]
+        config: Option<PathBuf>,
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:8090")]
+        listen: std::net::SocketAddr,
+    },
     /// Run a benchmark and print its results as markdown.
     #[command(subcommand)]
     Bench(crate::bench::BenchCommand),
