@@ -70,7 +70,10 @@ impl std::fmt::Debug for RateBudget {
     }
 }
 
-static SHARED: LazyLock<Mutex<HashMap<(String, String), Arc<RateBudget>>>> = LazyLock::new(Default::default);
+/// Budgets by (environment, client id).
+type BudgetMap = HashMap<(String, String), Arc<RateBudget>>;
+
+static SHARED: LazyLock<Mutex<BudgetMap>> = LazyLock::new(Default::default);
 
 impl RateBudget {
     /// A private budget of `requests_per_minute` with `burst` requests allowed back to back.

@@ -138,3 +138,6 @@ string_enum! {
         Outbound = "outbound",
     }
 }
+
+#[cfg(test)]
+mod tests;
