@@ -10,5 +10,7 @@ use herald_core::Registry;
 pub fn builtin_registry() -> Registry {
     let mut registry = Registry::new();
     registry.register(Arc::new(webhook::WebhookFactory));
+    #[cfg(feature = "webmessaging")]
+    registry.register(Arc::new(herald_webmessaging::WebMessagingFactory));
     registry
 }

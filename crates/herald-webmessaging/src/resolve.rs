@@ -1,0 +1,157 @@
+//! Target resolution: the conversation a notification goes into.
+//!
+//! - `Conversation{id}` → the store (or the stream cache), else `GET /api/v2/conversations/{id}` (mapped and
+//!   published as `SessionUpdated` so the store learns it).
+//! - `Customer{id}` → the customer's most recent open web messaging session in the store (any of their ids:
+//!   external contact, customer key, guest token), else an analytics query over `lookback_hours` by
+//!   `externalContactId`, else their latest closed session (so the closed-session policy applies), else
+//!   `NotFound` saying what to check.
+//! - `Guest{id}` → the session whose `customer.guest_id` is the token.
+//! - `Agent{id}` → `Invalid`: agents are reached through the Teams integration.
+//!
+//! The session returned may be in any state; the delivery decides what its state means.
+
+use chrono::Utc;
+use herald_core::{ChannelError, MediaKind, Session, SessionQuery, Target};
+use herald_genesys::models::analytics::OpenConversationsQuery;
+
+use crate::adapter::{newest, store_error, Inner};
+
+/// Resolves `target` to a session (see the module docs).
+pub(crate) async fn resolve(inner: &Inner, target: &Target) -> Result<Session, ChannelError> {
+    let session = match target {
+        Target::Conversation { id } => conversation(inner, id).await?,
+        Target::Customer { id } => customer(inner, id).await?,
+        Target::Guest { id } => guest(inner, id).await?,
+        Target::Agent { .. } => {
+            return Err(ChannelError::invalid(
+                "target.type",
+                "is `agent`, which a web messaging integration cannot reach",
+                "send messages to agents through a teams integration, or target a conversation, customer or guest",
+            ))
+        }
+    };
+    if session.media == MediaKind::WebChat {
+        return Err(ChannelError::invalid(
+            "target.id",
+            format!("names legacy web chat conversation `{}`", session.conversation_id),
+            "deliver it through a webchat integration",
+        ));
+    }
+    Ok(session)
+}
+
+/// A conversation by id: store/cache first, else Genesys.
+pub(crate) async fn conversation(inner: &Inner, id: &str) -> Result<Session, ChannelError> {
+    if id.trim().is_empty() {
+        return Err(ChannelError::invalid("target.id", "is empty", "name a Genesys conversation id"));
+    }
+    match inner.known_session(id).await? {
+        Some(s) => Ok(s),
+        None => inner.fetch_for_delivery(id, None).await,
+    }
+}
+
+/// Sessions of `key` (any customer id) from the store and the cache, most recent activity first.
+pub(crate) async fn sessions_of(inner: &Inner, key: &str) -> Result<Vec<Session>, ChannelError> {
+    let rt = inner.runtime()?;
+    let query = SessionQuery {
+        integration: Some(inner.name.clone()),
+        customer: Some(key.to_string()),
+        limit: 50,
+        ..Default::default()
+    };
+    let mut found = rt.ctx.sessions.query(&query).await.map_err(store_error)?;
+    let cached: Vec<Session> = inner.cache.lock().values().filter(|s| s.belongs_to(key)).cloned().collect();
+    for c in cached {
+        match found.iter_mut().find(|s| s.conversation_id == c.conversation_id) {
+            Some(slot) => {
+                if let Some(n) = newest(Some(slot.clone()), Some(c)) {
+                    *slot = n;
+                }
+            }
+            None => found.push(c),
+        }
+    }
+    found.retain(|s| s.media != MediaKind::WebChat);
+    found.sort_by(|a, b| b.updated_at.cmp(&a.updated_at));
+    Ok(found)
+}
+
+async fn customer(inner: &Inner, id: &str) -> Result<Session, ChannelError> {
+    if id.trim().is_empty() {
+        return Err(ChannelError::invalid("target.id", "is empty", "name an external contact id or customer key"));
+    }
+    let known = sessions_of(inner, id).await?;
+    if let Some(open) = known.iter().find(|s| s.is_open()) {
+        return Ok(open.clone());
+    }
+    let mut analytics_note = String::new();
+    match open_conversation_from_analytics(inner, id).await {
+        Ok(Some(s)) => return Ok(s),
+        Ok(None) => {}
+        Err(e) if e.class().is_retryable() => return Err(e),
+        Err(e) => {
+            tracing::warn!(customer = %id, error = %e, "analytics fallback failed");
+            analytics_note = format!(" (the analytics fallback failed: {e})");
+        }
+    }
+    if let Some(closed) = known.into_iter().next() {
+        return Ok(closed);
+    }
+    Err(ChannelError::not_found(
+        "customer",
+        id,
+        format!(
+            "no web messaging conversation of this customer in herald's store, and none open in analytics over the \
+             last {} h{analytics_note}; check that the id is an external contact id (or the value of the \
+             `customer_key_attribute` participant attribute), that the customer's conversation is routed through a \
+             watched queue, and that the OAuth client may query analytics",
+            inner.settings.lookback_hours
+        ),
+    ))
+}
+
+/// The customer's newest open web messaging conversation according to analytics, fetched and published.
+async fn open_conversation_from_analytics(
+    inner: &Inner,
+    external_contact_id: &str,
+) -> Result<Option<Session>, ChannelError> {
+    let query = OpenConversationsQuery::webmessaging(Utc::now(), inner.settings.lookback_hours)
+        .external_contact(external_contact_id)
+        .page_size(10)
+        .build();
+    let answer = inner.client.query_conversations(&query).await?.body;
+    for conv in answer.conversations.iter().filter(|c| c.conversation_end.is_none()) {
+        let previous = inner.known_session(&conv.conversation_id).await?;
+        match inner.fetch_for_delivery(&conv.conversation_id, previous.as_ref()).await {
+            Ok(s) if s.is_open() => return Ok(Some(s)),
+            Ok(_) | Err(ChannelError::NotFound { .. }) => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(None)
+}
+
+async fn guest(inner: &Inner, token: &str) -> Result<Session, ChannelError> {
+    if token.trim().is_empty() {
+        return Err(ChannelError::invalid("target.id", "is empty", "name the guest's session token"));
+    }
+    let known: Vec<Session> = sessions_of(inner, token)
+        .await?
+        .into_iter()
+        .filter(|s| s.customer.guest_id.as_deref() == Some(token))
+        .collect();
+    if let Some(open) = known.iter().find(|s| s.is_open()) {
+        return Ok(open.clone());
+    }
+    known.into_iter().next().ok_or_else(|| {
+        ChannelError::not_found(
+            "guest",
+            token,
+            "no web messaging session of this guest token is known; herald learns guest tokens from the \
+             participant's journeyContext.customer (idType cookie) on the notification stream — target the \
+             conversation or the customer (external contact id) instead",
+        )
+    })
+}
