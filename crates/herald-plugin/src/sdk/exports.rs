@@ -1,0 +1,247 @@
+//! The bodies of the exported functions, generic over the author's [`Plugin`]. `export_plugin!` generates thin
+//! `extern "C"` wrappers that call these; every one catches panics so nothing unwinds into the host.
+
+use std::any::Any;
+use std::ffi::c_void;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::Arc;
+
+use herald_core::Health;
+
+use super::runtime::runtime;
+use super::{CreateContext, EventPublisher, HostLink, HostLog, Plugin, PluginAdapter};
+use crate::abi::{borrow_bytes, Buf, HostVtable, ABI_VERSION};
+use crate::wire::{CreateRequest, PluginInfo, Reply, WireDelivery, WireError, WireProblem};
+
+/// Which asynchronous call an export stands for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Op {
+    /// `herald_plugin_start`.
+    Start,
+    /// `herald_plugin_deliver`.
+    Deliver,
+    /// `herald_plugin_health`.
+    Health,
+    /// `herald_plugin_shutdown`.
+    Shutdown,
+}
+
+impl Op {
+    fn name(self) -> &'static str {
+        match self {
+            Op::Start => "start",
+            Op::Deliver => "deliver",
+            Op::Health => "health",
+            Op::Shutdown => "shutdown",
+        }
+    }
+}
+
+/// One instance behind a handle.
+struct Instance<A> {
+    adapter: Arc<A>,
+    host: Arc<HostLink>,
+}
+
+/// The text of a panic payload.
+pub fn panic_message(payload: &(dyn Any + Send)) -> String {
+    if let Some(s) = payload.downcast_ref::<&str>() {
+        (*s).to_string()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "(non-text panic payload)".to_string()
+    }
+}
+
+fn panicked(op: &str, payload: &(dyn Any + Send)) -> WireError {
+    WireError::Permanent {
+        reason: format!("the plugin panicked in {op}: {}", panic_message(payload)),
+        correlation_id: None,
+    }
+}
+
+fn encode<T: serde::Serialize>(reply: &Reply<T>) -> Vec<u8> {
+    serde_json::to_vec(reply).unwrap_or_else(|e| {
+        format!("{{\"error\":{{\"class\":\"permanent\",\"reason\":\"the plugin could not encode its reply: {e}\"}}}}")
+            .into_bytes()
+    })
+}
+
+/// `herald_plugin_abi_version`.
+pub fn abi_version() -> u32 {
+    ABI_VERSION
+}
+
+/// `herald_plugin_describe`: JSON [`PluginInfo`]; `version` is the plugin crate's version.
+pub fn describe<P: Plugin>(version: &str) -> Buf {
+    let json = catch_unwind(|| {
+        serde_json::to_vec(&PluginInfo {
+            kind: P::KIND.to_string(),
+            description: P::DESCRIPTION.to_string(),
+            version: version.to_string(),
+            abi_version: ABI_VERSION,
+            sdk_version: Some(env!("CARGO_PKG_VERSION").to_string()),
+            path: Default::default(),
+        })
+        .unwrap_or_default()
+    })
+    .unwrap_or_default();
+    Buf::from_vec(json)
+}
+
+/// `herald_plugin_create`.
+///
+/// # Safety
+/// `config` must be valid for `len` bytes (or null), `host` must point to a valid [`HostVtable`] (or be null) and
+/// `out` must be writable (or null), all for the duration of the call.
+pub unsafe fn create<P: Plugin>(config: *const u8, len: usize, host: *const HostVtable, out: *mut *mut c_void) -> Buf {
+    if !out.is_null() {
+        // SAFETY: `out` is writable per the contract.
+        unsafe { *out = std::ptr::null_mut() };
+    }
+    if host.is_null() {
+        return Buf::from_vec(encode::<()>(&Reply::Error(WireError::permanent_reason("the host vtable is null"))));
+    }
+    // SAFETY: non-null and valid per the contract; the vtable is plain data copied out.
+    let vt = unsafe { *host };
+    // From here on the link owns the host's context reference and releases it when dropped (even on panic).
+    let link = Arc::new(HostLink::new(vt));
+    // SAFETY: valid for `len` bytes during this call per the contract; copied before it returns.
+    let bytes = unsafe { borrow_bytes(config, len) };
+    let result = catch_unwind(AssertUnwindSafe(|| -> Result<*mut c_void, WireError> {
+        let request: CreateRequest = serde_json::from_slice(bytes)
+            .map_err(|e| WireError::permanent_reason(format!("the host sent a malformed create request: {e}")))?;
+        let rt = runtime().map_err(WireError::permanent_reason)?;
+        let _entered = rt.enter();
+        let ctx = CreateContext { name: request.name, log: HostLog::new(link.clone()) };
+        let adapter = P::create(ctx, request.settings)
+            .map_err(|problems| WireError::Config { problems: problems.iter().map(WireProblem::from).collect() })?;
+        let instance = Box::new(Instance { adapter: Arc::new(adapter), host: link.clone() });
+        Ok(Box::into_raw(instance) as *mut c_void)
+    }));
+    let reply = match result {
+        Ok(Ok(handle)) => {
+            if out.is_null() {
+                // Nobody can ever destroy it: free it now.
+                // SAFETY: `handle` was just made by Box::into_raw above and given to nobody.
+                drop(unsafe { Box::from_raw(handle as *mut Instance<P::Adapter>) });
+                Reply::Error(WireError::permanent_reason("the host gave no place for the handle"))
+            } else {
+                // SAFETY: `out` is writable per the contract.
+                unsafe { *out = handle };
+                Reply::Ok(())
+            }
+        }
+        Ok(Err(e)) => Reply::Error(e),
+        Err(payload) => Reply::Error(panicked("create", payload.as_ref())),
+    };
+    Buf::from_vec(encode(&reply))
+}
+
+/// `herald_plugin_{start,deliver,health,shutdown}`: schedule the call on the plugin's runtime and return; the
+/// reply goes to the host's `on_delivery_result` with `request_id`.
+///
+/// # Safety
+/// `handle` must come from [`create`] of the same plugin and not be destroyed; `json` must be valid for `len`
+/// bytes (or null) for the duration of the call.
+pub unsafe fn call<P: Plugin>(op: Op, handle: *mut c_void, request_id: u64, json: *const u8, len: usize) {
+    if handle.is_null() {
+        return;
+    }
+    // SAFETY: a live handle from `create` of this plugin, so it points to an Instance<P::Adapter>; shared access
+    // only (the host never destroys a handle while calling it).
+    let instance = unsafe { &*(handle as *const Instance<P::Adapter>) };
+    // SAFETY: valid for `len` bytes during this call; copied before it returns.
+    let payload = unsafe { borrow_bytes(json, len) }.to_vec();
+    let host = instance.host.clone();
+    let adapter = instance.adapter.clone();
+    let scheduled = catch_unwind(AssertUnwindSafe(|| -> Result<(), WireError> {
+        let rt = runtime().map_err(WireError::permanent_reason)?;
+        let host = host.clone();
+        rt.spawn(async move {
+            let reply = run(op, adapter, host.clone(), payload).await;
+            host.complete(request_id, &reply);
+        });
+        Ok(())
+    }));
+    let failed = match scheduled {
+        Ok(Ok(())) => return,
+        Ok(Err(e)) => e,
+        Err(payload) => panicked(op.name(), payload.as_ref()),
+    };
+    host.complete(request_id, &encode::<()>(&Reply::Error(failed)));
+}
+
+/// Run one call to completion on the plugin's runtime; a panic in the adapter becomes an error reply.
+async fn run<A: PluginAdapter>(op: Op, adapter: Arc<A>, host: Arc<HostLink>, payload: Vec<u8>) -> Vec<u8> {
+    match op {
+        Op::Start => {
+            let events = EventPublisher::new(host);
+            let task = tokio::spawn(async move { adapter.start(events).await });
+            encode(&match task.await {
+                Ok(r) => r.map_err(WireError::from).into(),
+                Err(j) => Reply::Error(join_error(op, j)),
+            })
+        }
+        Op::Deliver => {
+            let delivery: WireDelivery = match serde_json::from_slice(&payload) {
+                Ok(d) => d,
+                Err(e) => {
+                    return encode::<()>(&Reply::Error(WireError::permanent_reason(format!(
+                        "the plugin could not read the delivery the host sent (ABI mismatch?): {e}"
+                    ))))
+                }
+            };
+            let task = tokio::spawn(async move { adapter.deliver(delivery.into()).await });
+            encode(&match task.await {
+                Ok(r) => r.map_err(WireError::from).into(),
+                Err(j) => Reply::Error(join_error(op, j)),
+            })
+        }
+        Op::Health => {
+            let task = tokio::spawn(async move { adapter.health().await });
+            encode::<Health>(&match task.await {
+                Ok(h) => Reply::Ok(h),
+                Err(j) => Reply::Error(join_error(op, j)),
+            })
+        }
+        Op::Shutdown => {
+            let task = tokio::spawn(async move { adapter.shutdown().await });
+            encode::<()>(&match task.await {
+                Ok(()) => Reply::Ok(()),
+                Err(j) => Reply::Error(join_error(op, j)),
+            })
+        }
+    }
+}
+
+fn join_error(op: Op, j: tokio::task::JoinError) -> WireError {
+    match j.try_into_panic() {
+        Ok(payload) => panicked(op.name(), payload.as_ref()),
+        Err(j) => WireError::permanent_reason(format!("the plugin's {} task was cancelled: {j}", op.name())),
+    }
+}
+
+/// `herald_plugin_destroy`.
+///
+/// # Safety
+/// `handle` must come from [`create`] of the same plugin and is invalid afterwards.
+pub unsafe fn destroy<P: Plugin>(handle: *mut c_void) {
+    if handle.is_null() {
+        return;
+    }
+    // SAFETY: per the contract, a live handle made by Box::into_raw in `create`, destroyed once.
+    let instance = unsafe { Box::from_raw(handle as *mut Instance<P::Adapter>) };
+    // Dropping runs the adapter's Drop: keep a panic there from unwinding into the host.
+    let _ = catch_unwind(AssertUnwindSafe(move || drop(instance)));
+}
+
+/// `herald_plugin_free_buf`.
+///
+/// # Safety
+/// `buf` must have been returned by an export of this library and not freed yet.
+pub unsafe fn free_buf(buf: Buf) {
+    // SAFETY: per the contract, the buffer was made by Buf::from_vec in this library.
+    let _ = catch_unwind(AssertUnwindSafe(|| unsafe { buf.free() }));
+}
