@@ -49,9 +49,10 @@ pub async fn start_toml(toml: &str) -> Emulator2 {
 }
 
 pub async fn start_with(cfg: EmulatorConfig) -> Emulator2 {
-    let handle = Emulator::start(cfg, "127.0.0.1:0".parse().expect("addr")).await.expect("start");
-    // reqwest is built without a default TLS provider in this workspace; tests only use plain http.
+    // reqwest is built without a default TLS provider in this workspace (tests use plain http,
+    // but building any Client needs a provider) — install one before the emulator starts.
     let _ = rustls::crypto::ring::default_provider().install_default();
+    let handle = Emulator::start(cfg, "127.0.0.1:0".parse().expect("addr")).await.expect("start");
     let http = reqwest::Client::builder().build().expect("client");
     let mut e = Emulator2 { handle, http, token: String::new() };
     e.token = e.token_for(CLIENT_ID, CLIENT_SECRET).await;
