@@ -50,6 +50,11 @@ pub trait SessionStore: Send + Sync + 'static {
 
     /// How many sessions are stored.
     async fn len(&self) -> Result<usize, StoreError>;
+
+    /// Whether no session is stored.
+    async fn is_empty(&self) -> Result<bool, StoreError> {
+        Ok(self.len().await? == 0)
+    }
 }
 
 /// The result of enqueueing.
