@@ -12,5 +12,7 @@ pub fn builtin_registry() -> Registry {
     registry.register(Arc::new(webhook::WebhookFactory));
     #[cfg(feature = "webmessaging")]
     registry.register(Arc::new(herald_webmessaging::WebMessagingFactory));
+    #[cfg(feature = "webchat")]
+    registry.register(Arc::new(herald_webchat::WebChatFactory));
     registry
 }

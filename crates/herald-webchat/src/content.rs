@@ -1,0 +1,122 @@
+//! Notification content → the chat `body`.
+//!
+//! `Text` is sent as is; `Template` is rendered with [`herald_core::template::render`] from the caller's
+//! variables, the session's built-ins (`AGENT_NAME`, `AGENT_ALIAS`, `CUSTOMER_NAME`, `conversation_id`) and the
+//! participant attributes; `CannedResponse` is fetched (cached) and rendered by the web messaging crate's
+//! [`canned`](herald_webmessaging::canned) module — one renderer for both adapters. Every result is checked
+//! against the 4,000-character chat limit before anything is sent, so an over-long body fails as `Invalid`
+//! naming `body` without costing a request.
+
+use std::collections::BTreeMap;
+
+use herald_core::{ChannelError, Content, Session};
+use herald_genesys::models::chat::ChatMessageRequest;
+use herald_genesys::validate::validate_chat_message;
+use herald_webmessaging::canned::{render_response, BUILT_INS};
+
+use crate::adapter::Inner;
+
+/// Longest chat body Genesys accepts, in characters.
+pub const CHAT_BODY_MAX: usize = 4000;
+
+/// Checks what can be checked before resolving the target: plain text length and emptiness, empty ids.
+pub(crate) fn precheck(content: &Content) -> Result<(), ChannelError> {
+    match content {
+        Content::Text { text } => check_body(text),
+        Content::Template { template, .. } if template.trim().is_empty() => {
+            Err(ChannelError::invalid("content.template", "is empty", "send the template text with {{placeholders}}"))
+        }
+        Content::CannedResponse { response_id, .. } if response_id.trim().is_empty() => {
+            Err(ChannelError::invalid("content.response_id", "is empty", "name a Response Management response id"))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Checks `text` as a chat `body` (non-empty, at most [`CHAT_BODY_MAX`] characters).
+pub(crate) fn check_body(text: &str) -> Result<(), ChannelError> {
+    validate_chat_message(&ChatMessageRequest::standard(text))
+}
+
+/// The text to send for `content` into `session`'s chat, checked against the chat limit.
+pub(crate) async fn render(inner: &Inner, content: &Content, session: &Session) -> Result<String, ChannelError> {
+    let text = match content {
+        Content::Text { text } => text.clone(),
+        Content::Template { template, variables } => render_template(template, variables, session)?,
+        Content::CannedResponse { response_id, variables } => {
+            let client = inner.client.clone();
+            let id = response_id.clone();
+            let response = inner
+                .canned
+                .get_or_fetch(response_id, || async move {
+                    client.get_canned_response(&id).await.map(|r| r.body).map_err(|e| match e {
+                        ChannelError::NotFound { id, .. } => ChannelError::not_found(
+                            "canned response",
+                            id,
+                            "check the response id in Admin > Response Management and that the OAuth client has \
+                             responses:response:view",
+                        ),
+                        other => other,
+                    })
+                })
+                .await?;
+            render_response(&response, session, variables)?
+        }
+    };
+    check_body(&text)?;
+    Ok(text)
+}
+
+fn render_template(
+    template: &str,
+    variables: &BTreeMap<String, String>,
+    session: &Session,
+) -> Result<String, ChannelError> {
+    let lookup = |name: &str| -> Option<String> {
+        if let Some(v) = variables.get(name) {
+            return Some(v.clone());
+        }
+        match name {
+            "AGENT_NAME" | "AGENT_ALIAS" => session.agent_name().map(str::to_string),
+            "CUSTOMER_NAME" => session.customer.name.clone(),
+            "conversation_id" => Some(session.conversation_id.clone()),
+            _ => session.attributes.get(name).cloned(),
+        }
+    };
+    herald_core::template::render(template, lookup).map_err(|m| {
+        let name = m.name;
+        let why = if BUILT_INS.contains(&name.as_str()) {
+            "has no value: the chat does not carry it yet".to_string()
+        } else {
+            "has no value: it is neither in the notification's variables nor a participant attribute".to_string()
+        };
+        ChannelError::invalid(format!("variables.{name}"), why, format!("add \"{name}\": \"...\" to content.variables"))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::Utc;
+    use herald_core::MediaKind;
+
+    #[test]
+    fn body_limit_and_template_names_missing_variable() {
+        assert!(precheck(&Content::Text { text: "x".repeat(CHAT_BODY_MAX) }).is_ok());
+        match precheck(&Content::Text { text: "x".repeat(CHAT_BODY_MAX + 1) }) {
+            Err(ChannelError::Invalid { field, reason, .. }) => {
+                assert_eq!(field, "body");
+                assert!(reason.contains("4000"), "{reason}");
+            }
+            other => panic!("{other:?}"),
+        }
+        let mut s = Session::new("c1", "wc", MediaKind::WebChat, Utc::now());
+        s.customer.name = Some("Gus".into());
+        let vars = BTreeMap::from([("order".to_string(), "A-1".to_string())]);
+        assert_eq!(render_template("{{CUSTOMER_NAME}}: {{order}}", &vars, &s).expect("render"), "Gus: A-1");
+        match render_template("{{eta}}", &vars, &s) {
+            Err(ChannelError::Invalid { field, .. }) => assert_eq!(field, "variables.eta"),
+            other => panic!("{other:?}"),
+        }
+    }
+}
