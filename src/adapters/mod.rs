@@ -14,5 +14,7 @@ pub fn builtin_registry() -> Registry {
     registry.register(Arc::new(herald_webmessaging::WebMessagingFactory));
     #[cfg(feature = "webchat")]
     registry.register(Arc::new(herald_webchat::WebChatFactory));
+    #[cfg(feature = "teams")]
+    registry.register(Arc::new(herald_teams::TeamsFactory));
     registry
 }

@@ -260,7 +260,11 @@ async fn post_activity(
     };
     if st.blocked.contains(&conv.user_aad) {
         st.counters.blocked_refusals += 1;
-        return error(StatusCode::FORBIDDEN, "ConversationBlockedByUser", "User blocked the conversation with the bot.");
+        return error(
+            StatusCode::FORBIDDEN,
+            "ConversationBlockedByUser",
+            "User blocked the conversation with the bot.",
+        );
     }
     if let Some(wait) = st.throttle(&conv_id, &cfg.thread_limits, cfg.tenant_rps) {
         st.counters.throttled += 1;

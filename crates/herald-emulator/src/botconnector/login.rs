@@ -109,7 +109,8 @@ fn entra_error(status: StatusCode, error: &str, code: u32, description: &str) ->
 
 async fn token(State(world): State<TeamsWorld>, Path(tenant): Path<String>, Form(form): Form<TokenForm>) -> Response {
     let cfg = &world.inner.config;
-    let tenant_ok = ["botframework.com", "common", "organizations"].contains(&tenant.as_str()) || tenant == cfg.tenant_id;
+    let tenant_ok =
+        ["botframework.com", "common", "organizations"].contains(&tenant.as_str()) || tenant == cfg.tenant_id;
     if !tenant_ok {
         return entra_error(
             StatusCode::BAD_REQUEST,
@@ -160,7 +161,12 @@ async fn token(State(world): State<TeamsWorld>, Path(tenant): Path<String>, Form
                 return entra_error(StatusCode::BAD_REQUEST, "unauthorized_client", 700016, "Unknown application.");
             }
             if !cfg.service_users.iter().any(|s| s.username.eq_ignore_ascii_case(&u) && s.password == p) {
-                return entra_error(StatusCode::BAD_REQUEST, "invalid_grant", 50126, "Error validating credentials due to invalid username or password.");
+                return entra_error(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_grant",
+                    50126,
+                    "Error validating credentials due to invalid username or password.",
+                );
             }
             Some(u)
         }

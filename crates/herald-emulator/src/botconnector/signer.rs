@@ -139,7 +139,11 @@ impl TeamsWorld {
             _ => (&keys.endorsed, &keys.endorsed.kid),
         };
         let claims = Claims {
-            iss: if forgery == Forgery::WrongIssuer { "https://api.botframework.example" } else { "https://api.botframework.com" },
+            iss: if forgery == Forgery::WrongIssuer {
+                "https://api.botframework.example"
+            } else {
+                "https://api.botframework.com"
+            },
             aud: if forgery == Forgery::WrongAudience { &other_app } else { &cfg.bot_app_id },
             serviceurl: if forgery == Forgery::ServiceUrlMismatch { &other_url } else { &service_url },
             nbf: if forgery == Forgery::Expired { now - 7200 } else { now - 5 },

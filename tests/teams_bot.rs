@@ -1,0 +1,123 @@
+//! The Teams bot end to end: herald's `/api/messages` against the Bot Connector emulator's signer. Every forged
+//! token variant is refused with nothing changed; malformed activities get 400; a valid installation stores the
+//! conversation reference; a command is answered; a proactive message reaches the agent's Teams transcript; a user
+//! who blocked the bot makes the delivery fail permanently and drops the reference.
+
+mod teams_support;
+
+use herald_emulator::botconnector::signer::ActivityKind;
+use herald_emulator::botconnector::Forgery;
+use teams_support::{until, Env, Options, ALICE, ALICE_AAD};
+
+async fn references(env: &Env) -> String {
+    env.health().await.get("references").cloned().unwrap_or_default()
+}
+
+#[tokio::test]
+async fn every_forged_token_is_refused_without_side_effect() {
+    let env = Env::start(Options::default()).await;
+    let world = env.teams.world();
+    let kinds = [
+        ActivityKind::ConversationUpdate,
+        ActivityKind::InstallationUpdate,
+        ActivityKind::Message { text: "link 11111111-aaaa-4bbb-8ccc-000000000001".into() },
+    ];
+    for forgery in Forgery::REFUSED {
+        for kind in &kinds {
+            let status = world.send_to_bot(&env.bot_url(), ALICE_AAD, kind, forgery).await.expect("post");
+            let expected: &[u16] = match forgery {
+                Forgery::UnendorsedKey | Forgery::ServiceUrlMismatch => &[403],
+                _ => &[401],
+            };
+            assert!(expected.contains(&status), "{forgery:?} {kind:?} answered {status}");
+        }
+    }
+    // Nothing changed: no reference stored, no reply sent, a proactive message has nowhere to go.
+    assert_eq!(references(&env).await, "0 stored");
+    assert!(world.transcript(ALICE_AAD).is_empty());
+    assert_eq!(world.connector_counters().activities_sent, 0);
+    let id = env.notify_agent(ALICE, "should not arrive").await;
+    let v = env.wait_final(&id).await;
+    assert_eq!(v["status"], "failed", "{v}");
+    assert!(world.transcript(ALICE_AAD).is_empty());
+}
+
+#[tokio::test]
+async fn malformed_activities_get_400_and_change_nothing() {
+    let env = Env::start(Options::default()).await;
+    let world = env.teams.world();
+    let valid = world.activity(ALICE_AAD, &ActivityKind::ConversationUpdate).expect("activity");
+    let token = world.sign(&valid, Forgery::None).expect("sign").expect("token");
+    let mut no_service_url = valid.clone();
+    no_service_url.as_object_mut().expect("object").remove("serviceUrl");
+    let mut wrong_type = valid.clone();
+    wrong_type["from"] = serde_json::json!("29:not-an-object");
+    let mut empty_conversation = valid.clone();
+    empty_conversation["conversation"]["id"] = serde_json::json!("");
+    let bodies: Vec<Vec<u8>> = vec![
+        b"not json".to_vec(),
+        b"{}".to_vec(),
+        b"[]".to_vec(),
+        serde_json::to_vec(&no_service_url).expect("json"),
+        serde_json::to_vec(&wrong_type).expect("json"),
+        serde_json::to_vec(&empty_conversation).expect("json"),
+    ];
+    for body in bodies {
+        let status = world.post_to_bot(&env.bot_url(), body.clone(), Some(&token)).await.expect("post");
+        assert_eq!(status, 400, "{}", String::from_utf8_lossy(&body));
+    }
+    assert_eq!(references(&env).await, "0 stored");
+    // The same token with the intact activity is accepted: the 400s were about the bodies.
+    let status =
+        world.post_to_bot(&env.bot_url(), serde_json::to_vec(&valid).expect("json"), Some(&token)).await.expect("post");
+    assert_eq!(status, 200);
+    assert_eq!(references(&env).await, "1 stored");
+}
+
+#[tokio::test]
+async fn installation_command_and_proactive_message_reach_the_agent() {
+    let env = Env::start(Options::default()).await;
+    let world = env.teams.world();
+    let ok = world.send_to_bot(&env.bot_url(), ALICE_AAD, &ActivityKind::InstallationUpdate, Forgery::None).await;
+    assert_eq!(ok, Ok(200));
+    assert_eq!(references(&env).await, "1 stored");
+
+    let help = ActivityKind::Message { text: "<at>herald</at> help".into() };
+    assert_eq!(world.send_to_bot(&env.bot_url(), ALICE_AAD, &help, Forgery::None).await, Ok(200));
+    assert!(until(|| async { world.transcript(ALICE_AAD).iter().any(|a| a.text.contains("Commands:")) }).await);
+    let reply = world.transcript(ALICE_AAD).remove(0);
+    assert!(reply.reply_to_id.is_some(), "a command is answered as a reply: {reply:?}");
+
+    let id = env.notify_agent(ALICE, "Customer 42 has waited 5 minutes").await;
+    let v = env.wait_final(&id).await;
+    assert_eq!(v["status"], "delivered", "{v}");
+    let t = world.transcript(ALICE_AAD);
+    let last = t.last().expect("a message");
+    assert_eq!(last.text, "Customer 42 has waited 5 minutes");
+    assert_eq!(v["receipt"]["upstream_message_id"].as_str(), Some(last.activity_id.as_str()), "{v}");
+
+    // The user blocks the bot: the next delivery fails for good and the reference is dropped.
+    world.set_blocked(ALICE_AAD, true);
+    let id = env.notify_agent(ALICE, "after the block").await;
+    let v = env.wait_final(&id).await;
+    assert_eq!(v["status"], "failed", "{v}");
+    assert!(v.to_string().contains("blocked the bot"), "{v}");
+    assert_eq!(references(&env).await, "0 stored");
+    assert_eq!(world.connector_counters().blocked_refusals, 1);
+}
+
+#[tokio::test]
+async fn transient_connector_failures_are_retried() {
+    let env = Env::start(Options::default()).await;
+    let world = env.teams.world();
+    assert_eq!(
+        world.send_to_bot(&env.bot_url(), ALICE_AAD, &ActivityKind::ConversationUpdate, Forgery::None).await,
+        Ok(200)
+    );
+    world.inject_connector_faults(&[(412, None), (429, Some(1)), (503, None)]);
+    let id = env.notify_agent(ALICE, "despite faults").await;
+    let v = env.wait_final(&id).await;
+    assert_eq!(v["status"], "delivered", "{v}");
+    assert_eq!(world.connector_counters().faults, 3);
+    assert_eq!(world.transcript(ALICE_AAD).len(), 1);
+}
