@@ -42,8 +42,17 @@ pub fn library(package: &str) -> PathBuf {
 /// kind is `plugin:<value>`), each library is resolved against `[plugins] dir` and registered under that kind,
 /// and a second pass validates every integration, plugins included.
 pub fn load_with_plugins(text: &str, options: PluginOptions) -> Result<(LoadedConfig, Registry), String> {
+    load_with_plugins_env(text, options, &|_| None)
+}
+
+/// [`load_with_plugins`] with `${VAR}` resolved by `env`.
+pub fn load_with_plugins_env(
+    text: &str,
+    options: PluginOptions,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<(LoadedConfig, Registry), String> {
     let mut registry = herald::adapters::builtin_registry();
-    let first = config::load(text, "test.toml", &registry, &|_| None).map_err(|e| e.to_string())?;
+    let first = config::load(text, "test.toml", &registry, env).map_err(|e| e.to_string())?;
     for spec in &first.integrations {
         let Some(value) = spec.kind.strip_prefix("plugin:") else { continue };
         if registry.get(&spec.kind).is_some() {
@@ -53,6 +62,6 @@ pub fn load_with_plugins(text: &str, options: PluginOptions) -> Result<(LoadedCo
         let library: Arc<PluginLibrary> = PluginLibrary::load(&path).map_err(|e| e.to_string())?;
         registry.register(Arc::new(PluginFactory::new(library, spec.kind.clone()).with_options(options)));
     }
-    let loaded = config::load(text, "test.toml", &registry, &|_| None).map_err(|e| e.to_string())?;
+    let loaded = config::load(text, "test.toml", &registry, env).map_err(|e| e.to_string())?;
     Ok((loaded, registry))
 }
