@@ -23,6 +23,21 @@ fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
     std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
 }
 
+/// The store options under test: the defaults, overridable with `HERALD_BENCH_CACHE_MB`,
+/// `HERALD_BENCH_COMMIT_DELAY_US` and `HERALD_BENCH_LOW_SPACE=1`.
+fn options() -> SledOptions {
+    let defaults = SledOptions::default();
+    SledOptions {
+        cache_capacity: env_or("HERALD_BENCH_CACHE_MB", defaults.cache_capacity / (1024 * 1024)) * 1024 * 1024,
+        group_commit_max_delay: Duration::from_micros(env_or(
+            "HERALD_BENCH_COMMIT_DELAY_US",
+            defaults.group_commit_max_delay.as_micros() as u64,
+        )),
+        low_space: env_or("HERALD_BENCH_LOW_SPACE", u8::from(defaults.low_space)) == 1,
+        ..defaults
+    }
+}
+
 /// Resident set size of this process in MiB (Linux `/proc`; 0 elsewhere).
 fn rss_mib() -> f64 {
     std::fs::read_to_string("/proc/self/status")
@@ -105,7 +120,7 @@ struct EnqueueRow {
 }
 
 async fn bench_enqueue(dir: &Path, callers: usize, secs: u64) -> BenchResult<(EnqueueRow, SledStore)> {
-    let store = SledStore::open(dir, SledOptions::default())?;
+    let store = SledStore::open(dir, options())?;
     let now = Utc::now();
     let deadline = Instant::now() + Duration::from_secs(secs);
     let started = Instant::now();
@@ -144,7 +159,7 @@ async fn bench_enqueue(dir: &Path, callers: usize, secs: u64) -> BenchResult<(En
 
 async fn bench_sessions(dir: &Path, n: usize) -> BenchResult<()> {
     let rss_before = rss_mib();
-    let store = SledStore::open(dir, SledOptions::default())?;
+    let store = SledStore::open(dir, options())?;
     let now = Utc::now();
     let started = Instant::now();
     let workers = 2;
@@ -184,7 +199,7 @@ async fn bench_sessions(dir: &Path, n: usize) -> BenchResult<()> {
     drop(store);
     let disk = dir_bytes(dir);
     let t = Instant::now();
-    let reopened = SledStore::open(dir, SledOptions::default())?;
+    let reopened = SledStore::open(dir, options())?;
     let open_ms = t.elapsed().as_secs_f64() * 1000.0;
     let len_after = reopened.len().await?;
     drop(reopened);
@@ -229,7 +244,7 @@ fn main() -> BenchResult<()> {
         }
         if let Some((dir, records)) = largest {
             let t = Instant::now();
-            let store = SledStore::open(&dir, SledOptions::default())?;
+            let store = SledStore::open(&dir, options())?;
             let open_ms = t.elapsed().as_secs_f64() * 1000.0;
             let t = Instant::now();
             let pending = store.unfinished(100).await?.len();

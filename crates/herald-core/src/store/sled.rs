@@ -22,13 +22,19 @@
 //! | `outbox_final` | last change ++ seq (delivered / failed / expired only) | notification id |
 //! | `meta` | `sessions_len`, `seq_floor` | u64 big-endian |
 //!
-//! Every change that touches several trees (an upsert, an enqueue, a transition, a purge) is one sled
-//! transaction, so data and indexes never disagree, not even after a crash. Reads verify what an index points to
-//! (an index entry whose session has moved on is skipped), so a query never returns a stale match.
+//! A session upsert or purge is one sled transaction over the session trees, so data and indexes never disagree,
+//! not even after a crash. Outbox writes are the hot path (every accepted notification) and avoid the cost of
+//! sled transactions: they are serialised by an in-process lock and write in a crash-safe order instead. sled
+//! replays its log in write order, so after a crash a prefix of the writes survives; an enqueue writes its index
+//! entries first and the record last (the record is the commit point; a dangling index or idempotency entry
+//! without a record is ignored and overwritten), and a transition adds the new index entries, then rewrites the
+//! record, then removes the old entries (so a crash can leave a stale entry, never a missing one). Every read
+//! verifies what an index points to (an entry whose record or session has moved on is skipped), so a query never
+//! returns a stale match.
 //!
 //! # Durability
 //!
-//! `enqueue` and `transition` return only once their write is fsync'd, through [group commit](group_commit): one
+//! `enqueue` and `transition` return only once their write is fsync'd, through group commit (`group_commit.rs`): one
 //! committer thread flushes once for every caller that arrived since its previous flush. Session upserts and
 //! purges are not individually fsync'd: sled's background flush (`SledOptions::flush_every_ms`) makes them durable
 //! shortly after, and sessions can be resynchronised from upstream after a crash, while an accepted notification
@@ -134,9 +140,11 @@ struct Inner {
     path: PathBuf,
     db: ::sled::Db,
     trees: Trees,
-    /// The last sequence number handed out. Only advanced inside an enqueue transaction, which sled runs under its
-    /// process-wide transaction lock, so seq order is commit order.
+    /// The last sequence number handed out. Only advanced under `outbox_lock`, so seq order is write order.
     last_seq: AtomicU64,
+    /// Serialises outbox writes (enqueue, transition, purge): idempotency checks and index moves are
+    /// read-then-write sequences. Held for microseconds, never across an `.await` or a flush.
+    outbox_lock: parking_lot::Mutex<()>,
     commit: GroupCommit,
 }
 
@@ -195,6 +203,7 @@ impl SledStore {
                 db,
                 trees,
                 last_seq: AtomicU64::new(newest.max(floor)),
+                outbox_lock: parking_lot::Mutex::new(()),
                 commit,
             }),
         })
@@ -244,10 +253,8 @@ impl SledStore {
 
 /// Why a transaction stopped early.
 pub(crate) enum Abort {
-    /// A store error to return to the caller (e.g. a corrupt record, a missing id).
+    /// A store error to return to the caller (e.g. a corrupt record).
     Store(StoreError),
-    /// Enqueue found an existing record with this id.
-    Existing(uuid::Uuid),
 }
 
 impl From<StoreError> for ConflictableTransactionError<Abort> {
@@ -256,11 +263,10 @@ impl From<StoreError> for ConflictableTransactionError<Abort> {
     }
 }
 
-/// Map a finished transaction's error to a store error (the `Existing` case is handled by enqueue itself).
+/// Map a finished transaction's error to a store error.
 pub(crate) fn tx_error(e: TransactionError<Abort>) -> StoreError {
     match e {
         TransactionError::Abort(Abort::Store(e)) => e,
-        TransactionError::Abort(Abort::Existing(id)) => StoreError::Backend(format!("unexpected duplicate `{id}`")),
         TransactionError::Storage(e) => e.into(),
     }
 }

@@ -3,22 +3,19 @@
 
 use std::sync::atomic::Ordering;
 
-use ::sled::transaction::{ConflictableTransactionError, TransactionError, Transactional, TransactionalTree};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use super::keys;
-use super::{decode, encode, meta_u64, tx_error, Abort, SledStore, META_SEQ_FLOOR};
+use super::{decode, encode, SledStore, META_SEQ_FLOOR};
 use crate::error::StoreError;
 use crate::notification::{Notification, NotificationStatus, OutboxRecord, Transition};
 use crate::store::memory::{is_deferred_for, is_unfinished, last_change, record_matches, record_purgeable};
 use crate::store::{Enqueued, Outbox, OutboxFilter};
 
-/// Records removed per purge transaction.
+/// Records removed per hold of the outbox lock, so a big purge does not stall enqueues.
 const PURGE_CHUNK: usize = 256;
-
-type TxResult<T> = Result<T, ConflictableTransactionError<Abort>>;
 
 fn record_key(id: Uuid) -> String {
     format!("outbox/{id}")
@@ -49,20 +46,6 @@ impl RecordKeys {
             finals: r.status.is_final().then(|| keys::timed(&[], last_change(r), &seq)),
         }
     }
-}
-
-/// Move one index entry from `old` to `new` (either may be absent).
-fn move_entry(tree: &TransactionalTree, old: &Option<Vec<u8>>, new: &Option<Vec<u8>>, id: Uuid) -> TxResult<()> {
-    if old == new {
-        return Ok(());
-    }
-    if let Some(k) = old {
-        tree.remove(k.as_slice())?;
-    }
-    if let Some(k) = new {
-        tree.insert(k.as_slice(), &id.as_bytes()[..])?;
-    }
-    Ok(())
 }
 
 impl SledStore {
@@ -96,6 +79,19 @@ impl SledStore {
         Ok(found)
     }
 
+    /// The record an idempotency key already names, if that record exists (an entry left dangling by a crash
+    /// before its record was written does not count and is overwritten by the next enqueue).
+    fn idempotent_match(&self, key: Option<&str>) -> Result<Option<Uuid>, StoreError> {
+        let Some(key) = key else { return Ok(None) };
+        match self.trees().idempotency.get(key.as_bytes())? {
+            Some(v) => {
+                let id = keys::decode_uuid(&v, &format!("outbox_idempotency/{key}"))?;
+                Ok(self.trees().outbox.contains_key(id.as_bytes())?.then_some(id))
+            }
+            None => Ok(None),
+        }
+    }
+
     /// The existing record `id`, once whatever wrote it is durable.
     async fn existing(&self, id: Uuid) -> Result<Enqueued, StoreError> {
         let record = self.load_record(id)?.ok_or_else(|| StoreError::Missing(id.to_string()))?;
@@ -110,49 +106,36 @@ impl Outbox for SledStore {
     async fn enqueue(&self, notification: Notification) -> Result<Enqueued, StoreError> {
         let t = self.trees();
         let id = notification.id;
-        let idem_key = notification.idempotency_key.clone();
-        // Fast path for retries: no transaction, no lock.
-        if let Some(key) = &idem_key {
-            if let Some(v) = t.idempotency.get(key.as_bytes())? {
-                let existing = keys::decode_uuid(&v, &format!("outbox_idempotency/{key}"))?;
-                if self.load_record(existing)?.is_some() {
-                    return self.existing(existing).await;
-                }
-            }
+        // Fast path for retries: no lock.
+        if let Some(existing) = self.idempotent_match(notification.idempotency_key.as_deref())? {
+            return self.existing(existing).await;
         }
-        let id_bytes = &id.as_bytes()[..];
-        let result = (&t.outbox, &t.by_seq, &t.unfinished, &t.idempotency).transaction(
-            |(outbox, by_seq, unfinished, idempotency)| -> TxResult<OutboxRecord> {
-                if let Some(key) = &idem_key {
-                    if let Some(v) = idempotency.get(key.as_bytes())? {
-                        let existing = keys::decode_uuid(&v, &format!("outbox_idempotency/{key}"))?;
-                        return Err(ConflictableTransactionError::Abort(Abort::Existing(existing)));
-                    }
-                }
-                if outbox.get(id_bytes)?.is_some() {
-                    return Err(ConflictableTransactionError::Abort(Abort::Existing(id)));
-                }
-                // sled runs transaction closures under its process-wide transaction lock, so sequence numbers
-                // are handed out in commit order. A retried closure leaves a gap, which is harmless.
-                let seq = self.inner.last_seq.fetch_add(1, Ordering::SeqCst) + 1;
-                let record = OutboxRecord::new(notification.clone(), seq);
-                outbox.insert(id_bytes, encode(&record, &record_key(id))?)?;
-                by_seq.insert(&keys::seq(seq)[..], id_bytes)?;
-                unfinished.insert(&keys::seq(seq)[..], id_bytes)?;
-                if let Some(key) = &idem_key {
-                    idempotency.insert(key.as_bytes(), id_bytes)?;
-                }
-                Ok(record)
-            },
-        );
-        match result {
-            Ok(record) => {
-                self.inner.commit.durable().await?;
-                Ok(Enqueued::Created(record))
+        let record = {
+            let _writer = self.inner.outbox_lock.lock();
+            if let Some(existing) = self.idempotent_match(notification.idempotency_key.as_deref())? {
+                drop(_writer);
+                return self.existing(existing).await;
             }
-            Err(TransactionError::Abort(Abort::Existing(existing))) => self.existing(existing).await,
-            Err(e) => Err(tx_error(e)),
-        }
+            if t.outbox.contains_key(id.as_bytes())? {
+                drop(_writer);
+                return self.existing(id).await;
+            }
+            let seq = self.inner.last_seq.load(Ordering::SeqCst) + 1;
+            self.inner.last_seq.store(seq, Ordering::SeqCst);
+            let record = OutboxRecord::new(notification, seq);
+            let value = encode(&record, &record_key(id))?;
+            let id_bytes = &id.as_bytes()[..];
+            // Index entries first, the record last: the record is the commit point (see the module docs).
+            t.by_seq.insert(keys::seq(seq), id_bytes)?;
+            t.unfinished.insert(keys::seq(seq), id_bytes)?;
+            if let Some(key) = &record.notification.idempotency_key {
+                t.idempotency.insert(key.as_bytes(), id_bytes)?;
+            }
+            t.outbox.insert(id_bytes, value)?;
+            record
+        };
+        self.inner.commit.durable().await?;
+        Ok(Enqueued::Created(record))
     }
 
     async fn get(&self, id: Uuid) -> Result<Option<OutboxRecord>, StoreError> {
@@ -168,23 +151,35 @@ impl Outbox for SledStore {
 
     async fn transition(&self, id: Uuid, transition: Transition) -> Result<OutboxRecord, StoreError> {
         let t = self.trees();
-        let id_bytes = &id.as_bytes()[..];
-        let record = (&t.outbox, &t.unfinished, &t.deferred, &t.finals)
-            .transaction(|(outbox, unfinished, deferred, finals)| -> TxResult<OutboxRecord> {
-                let Some(bytes) = outbox.get(id_bytes)? else {
-                    return Err(StoreError::Missing(id.to_string()).into());
-                };
-                let mut record: OutboxRecord = decode(&bytes, || record_key(id))?;
-                let before = RecordKeys::of(&record);
-                record.apply(&transition);
-                let after = RecordKeys::of(&record);
-                outbox.insert(id_bytes, encode(&record, &record_key(id))?)?;
-                move_entry(unfinished, &before.unfinished, &after.unfinished, id)?;
-                move_entry(deferred, &before.deferred, &after.deferred, id)?;
-                move_entry(finals, &before.finals, &after.finals, id)?;
-                Ok(record)
-            })
-            .map_err(tx_error)?;
+        let record = {
+            let _writer = self.inner.outbox_lock.lock();
+            let mut record = self.load_record(id)?.ok_or_else(|| StoreError::Missing(id.to_string()))?;
+            let before = RecordKeys::of(&record);
+            record.apply(&transition);
+            let after = RecordKeys::of(&record);
+            let value = encode(&record, &record_key(id))?;
+            // New entries, then the record, then removal of the old entries: a crash leaves at most a stale entry.
+            for (tree, old, new) in [
+                (&t.unfinished, &before.unfinished, &after.unfinished),
+                (&t.deferred, &before.deferred, &after.deferred),
+                (&t.finals, &before.finals, &after.finals),
+            ] {
+                if let Some(k) = new.as_ref().filter(|_| old != new) {
+                    tree.insert(k.as_slice(), &id.as_bytes()[..])?;
+                }
+            }
+            t.outbox.insert(id.as_bytes(), value)?;
+            for (tree, old, new) in [
+                (&t.unfinished, &before.unfinished, &after.unfinished),
+                (&t.deferred, &before.deferred, &after.deferred),
+                (&t.finals, &before.finals, &after.finals),
+            ] {
+                if let Some(k) = old.as_ref().filter(|_| old != new) {
+                    tree.remove(k.as_slice())?;
+                }
+            }
+            record
+        };
         self.inner.commit.durable().await?;
         Ok(record)
     }
@@ -230,38 +225,35 @@ impl Outbox for SledStore {
             if chunk.is_empty() {
                 return Ok(removed);
             }
-            removed += (&t.outbox, &t.by_seq, &t.idempotency, &t.finals, &t.meta)
-                .transaction(|(outbox, by_seq, idempotency, finals, meta)| -> TxResult<usize> {
-                    // Remember the newest seq handed out, in case this removes the newest record.
-                    let last = self.inner.last_seq.load(Ordering::SeqCst).max(meta_u64(meta, META_SEQ_FLOOR)?);
-                    meta.insert(META_SEQ_FLOOR, &keys::seq(last)[..])?;
-                    let mut n = 0;
-                    for (key, id) in &chunk {
-                        let record: Option<OutboxRecord> = match outbox.get(id.as_bytes())? {
-                            Some(bytes) => Some(decode(&bytes, || record_key(*id))?),
-                            None => None,
-                        };
-                        let current = record.as_ref().and_then(|r| RecordKeys::of(r).finals);
-                        let Some(record) = record.filter(|_| current.as_deref() == Some(&key[..])) else {
-                            finals.remove(key)?; // a stale entry; the record's current one (if any) is elsewhere
-                            continue;
-                        };
-                        if !record_purgeable(&record, before) {
-                            continue;
-                        }
-                        finals.remove(key)?;
-                        outbox.remove(&id.as_bytes()[..])?;
-                        by_seq.remove(&keys::seq(record.seq)[..])?;
-                        if let Some(k) = &record.notification.idempotency_key {
-                            if idempotency.get(k.as_bytes())?.as_deref() == Some(&id.as_bytes()[..]) {
-                                idempotency.remove(k.as_bytes())?;
-                            }
-                        }
-                        n += 1;
+            let _writer = self.inner.outbox_lock.lock();
+            // Remember the newest seq handed out, in case this removes the newest record.
+            let floor = match t.meta.get(META_SEQ_FLOOR)? {
+                Some(v) => keys::decode_seq(&v, "meta/seq_floor")?,
+                None => 0,
+            };
+            let last = self.inner.last_seq.load(Ordering::SeqCst).max(floor);
+            t.meta.insert(META_SEQ_FLOOR, &keys::seq(last)[..])?;
+            for (key, id) in &chunk {
+                let record = self.load_record(*id)?;
+                let current = record.as_ref().and_then(|r| RecordKeys::of(r).finals);
+                let Some(record) = record.filter(|_| current.as_deref() == Some(&key[..])) else {
+                    t.finals.remove(key)?; // a stale entry; the record's current one (if any) is elsewhere
+                    continue;
+                };
+                if !record_purgeable(&record, before) {
+                    continue;
+                }
+                // The record first: index entries left behind by a crash point at nothing and are skipped.
+                t.outbox.remove(id.as_bytes())?;
+                t.by_seq.remove(keys::seq(record.seq))?;
+                if let Some(k) = &record.notification.idempotency_key {
+                    if t.idempotency.get(k.as_bytes())?.as_deref() == Some(&id.as_bytes()[..]) {
+                        t.idempotency.remove(k.as_bytes())?;
                     }
-                    Ok(n)
-                })
-                .map_err(tx_error)?;
+                }
+                t.finals.remove(key)?;
+                removed += 1;
+            }
         }
     }
 }
