@@ -88,8 +88,11 @@ impl RunningService {
     }
 }
 
+/// The session store and the outbox (one backend may serve both).
+pub type Stores = (Arc<dyn SessionStore>, Arc<dyn Outbox>);
+
 /// Open the store named by the config.
-pub fn open_store(loaded: &LoadedConfig) -> Result<(Arc<dyn SessionStore>, Arc<dyn Outbox>), ServiceError> {
+pub fn open_store(loaded: &LoadedConfig) -> Result<Stores, ServiceError> {
     let path = &loaded.config.store.path;
     if path.as_os_str() == ":memory:" {
         return Ok((Arc::new(MemorySessionStore::default()), Arc::new(MemoryOutbox::default())));
@@ -153,16 +156,18 @@ pub async fn start(loaded: LoadedConfig, registry: &Registry) -> Result<RunningS
     }
 
     let rules = RuleEngine::new(config.rules.clone(), outbox.clone(), sessions.clone(), dispatcher.clone());
-    let mut background = Vec::new();
-    background.push(tokio::spawn(event_loop(events_rx, sessions.clone(), dispatcher.clone(), rules.clone())));
-    background.push(tokio::spawn(rules.clone().run_timers(shutdown.child_token())));
-    background.push(tokio::spawn(maintenance(
-        outbox.clone(),
-        sessions.clone(),
-        config.store.session_retention_days,
-        config.store.outbox_retention_days,
-        shutdown.child_token(),
-    )));
+    let background = vec![
+        tokio::spawn(event_loop(events_rx, sessions.clone(), dispatcher.clone(), rules.clone())),
+        tokio::spawn(rules.clone().run_timers(shutdown.child_token())),
+        tokio::spawn(maintenance(
+            outbox.clone(),
+            sessions.clone(),
+            config.store.session_retention_days,
+            config.store.outbox_retention_days,
+            config.dispatcher.default_expiry_hours,
+            shutdown.child_token(),
+        )),
+    ];
 
     let state = AppState {
         outbox: outbox.clone(),
@@ -235,6 +240,7 @@ async fn maintenance(
     sessions: Arc<dyn SessionStore>,
     session_days: u32,
     outbox_days: u32,
+    default_expiry_hours: u64,
     stop: CancellationToken,
 ) {
     let mut tick = tokio::time::interval(Duration::from_secs(60));
@@ -248,7 +254,11 @@ async fn maintenance(
             outbox.list(&OutboxFilter { status: Some(NotificationStatus::Deferred), integration: None, limit: 0 }).await
         {
             for record in deferred {
-                if record.notification.expires_at.is_some_and(|e| e <= now) {
+                let expires_at = record.notification.expires_at.or_else(|| {
+                    (default_expiry_hours > 0)
+                        .then(|| record.notification.created_at + chrono::Duration::hours(default_expiry_hours as i64))
+                });
+                if expires_at.is_some_and(|e| e <= now) {
                     let t = Transition::to(
                         NotificationStatus::Expired,
                         now,

@@ -25,6 +25,9 @@ pub struct IntakeArgs {
     /// Distinct conversations the notifications target (deliveries are ordered per conversation).
     #[arg(long, default_value_t = 1_000)]
     pub conversations: u64,
+    /// Measure intake alone: the dispatcher is paused, nothing is delivered during the run.
+    #[arg(long)]
+    pub intake_only: bool,
 }
 
 /// What the intake benchmark measured.
@@ -53,9 +56,10 @@ impl IntakeReport {
     /// A markdown table row set.
     pub fn markdown(&self, args: &IntakeArgs) -> String {
         format!(
-            "| requests | concurrency | accepted/s | p50 ms | p90 ms | p99 ms | max ms | errors | delivered while posting | drained after |\n\
-             |---|---|---|---|---|---|---|---|---|---|\n\
-             | {} | {} | {:.0} | {:.2} | {:.2} | {:.2} | {:.2} | {} | {} | {:.1} s |",
+            "| mode | requests | concurrency | accepted/s | p50 ms | p90 ms | p99 ms | max ms | errors | delivered while posting | drained after |\n\
+             |---|---|---|---|---|---|---|---|---|---|---|\n\
+             | {} | {} | {} | {:.0} | {:.2} | {:.2} | {:.2} | {:.2} | {} | {} | {:.1} s |",
+            if args.intake_only { "intake only" } else { "intake + delivery" },
             args.requests,
             args.concurrency,
             self.rate(),
@@ -94,9 +98,10 @@ pub async fn run_intake(args: &IntakeArgs) -> anyhow::Result<IntakeReport> {
     let dir = tempfile::tempdir().context("temporary directory for the store")?;
     let key = "bench-key-0123456789abcdef";
     let text = format!(
-        "[service]\nlisten = \"127.0.0.1:0\"\napi_keys = [\"{key}\"]\n[store]\npath = \"{}\"\n[dispatcher]\nconcurrency = 64\n\
+        "[service]\nlisten = \"127.0.0.1:0\"\napi_keys = [\"{key}\"]\n[store]\npath = \"{}\"\n[dispatcher]\nconcurrency = 64\npaused = {}\n\
          [[integration]]\nname = \"hook\"\nkind = \"webhook\"\n[integration.settings]\nurl = \"{hook}\"\n",
-        dir.path().join("herald.sled").display()
+        dir.path().join("herald.sled").display(),
+        args.intake_only
     );
     let registry = builtin_registry();
     let loaded = config::load(&text, "bench", &registry, &|_| None)?;
@@ -155,7 +160,10 @@ pub async fn run_intake(args: &IntakeArgs) -> anyhow::Result<IntakeReport> {
     let errors = errors.load(Ordering::Relaxed);
     let accepted = args.requests - errors;
     let drain_start = Instant::now();
-    while delivered.load(Ordering::Relaxed) < accepted && drain_start.elapsed() < Duration::from_secs(300) {
+    while !args.intake_only
+        && delivered.load(Ordering::Relaxed) < accepted
+        && drain_start.elapsed() < Duration::from_secs(300)
+    {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let drain_secs = elapsed.as_secs_f64() + drain_start.elapsed().as_secs_f64();

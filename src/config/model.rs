@@ -93,6 +93,9 @@ pub struct DispatcherConfig {
     pub delivery_timeout_secs: u64,
     /// Notifications without `expires_at` expire after this many hours (0 = never).
     pub default_expiry_hours: u64,
+    /// Accept notifications but deliver none (e.g. during upstream maintenance); they wait, durable, until the
+    /// service is restarted without it.
+    pub paused: bool,
 }
 
 impl Default for DispatcherConfig {
@@ -104,6 +107,7 @@ impl Default for DispatcherConfig {
             backoff_max_ms: 300_000,
             delivery_timeout_secs: 30,
             default_expiry_hours: 72,
+            paused: false,
         }
     }
 }

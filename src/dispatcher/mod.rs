@@ -85,7 +85,7 @@ impl Dispatcher {
 
     /// Queue a record for delivery behind earlier records with the same ordering key.
     pub fn schedule(&self, record: OutboxRecord) {
-        if self.inner.shutdown.is_cancelled() {
+        if self.inner.shutdown.is_cancelled() || self.inner.config.paused {
             return;
         }
         let key = record.notification.ordering_key();
