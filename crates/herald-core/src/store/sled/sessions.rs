@@ -4,17 +4,16 @@ use std::collections::BTreeSet;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use sled::transaction::{ConflictableTransactionError, Transactional, TransactionalTree};
+use std::sync::atomic::Ordering;
 
 use super::keys;
-use super::{decode, encode, meta_u64, tx_error, Abort, SledStore, META_SESSIONS_LEN};
+use super::{decode, encode, SledStore, META_SESSIONS_LEN};
 use crate::error::StoreError;
 use crate::session::{Session, SessionState};
 use crate::store::memory::{closed_at, session_matches, session_purgeable};
 use crate::store::{SessionQuery, SessionStore};
 
-/// Sessions removed per purge transaction: big enough to amortise the transaction, small enough to keep sled's
-/// global transaction lock short.
+/// Sessions removed per hold of the session lock, so a big purge does not stall upserts.
 const PURGE_CHUNK: usize = 256;
 
 /// Every index key of one version of a session.
@@ -28,6 +27,16 @@ struct IndexKeys {
 }
 
 impl IndexKeys {
+    fn empty() -> IndexKeys {
+        IndexKeys {
+            by_customer: BTreeSet::new(),
+            by_agent: BTreeSet::new(),
+            by_integration: Vec::new(),
+            by_updated: Vec::new(),
+            closed: None,
+        }
+    }
+
     fn of(s: &Session) -> IndexKeys {
         let conv = s.conversation_id.as_bytes();
         let timed = |id: &str| keys::timed(&keys::str_prefix(id), s.updated_at, conv);
@@ -43,53 +52,37 @@ impl IndexKeys {
     }
 }
 
-type TxResult<T> = Result<T, ConflictableTransactionError<Abort>>;
+/// The index trees, paired with a version's keys for each.
+fn index_pairs<'a>(t: &'a super::Trees, k: &'a IndexKeys) -> [(&'a ::sled::Tree, Vec<&'a Vec<u8>>); 5] {
+    [
+        (&t.by_customer, k.by_customer.iter().collect()),
+        (&t.by_agent, k.by_agent.iter().collect()),
+        (&t.by_integration, vec![&k.by_integration]),
+        (&t.by_updated, vec![&k.by_updated]),
+        (&t.closed, k.closed.iter().collect()),
+    ]
+}
 
-/// Replace the entries `old` by `new` in one index tree, touching only what changed.
-fn swap<'a>(
-    tree: &TransactionalTree,
-    old: impl IntoIterator<Item = &'a Vec<u8>>,
-    new: impl IntoIterator<Item = &'a Vec<u8>> + Clone,
-) -> TxResult<()> {
-    let old: BTreeSet<&Vec<u8>> = old.into_iter().collect();
-    let new_set: BTreeSet<&Vec<u8>> = new.clone().into_iter().collect();
-    for k in old.difference(&new_set) {
-        tree.remove(k.as_slice())?;
-    }
-    for k in new_set.difference(&old) {
-        tree.insert(k.as_slice(), &[][..])?;
+/// Insert the index entries of `new` that `old` lacks.
+fn add_entries(t: &super::Trees, old: Option<&IndexKeys>, new: &IndexKeys) -> Result<(), StoreError> {
+    let empty = IndexKeys::empty();
+    for ((tree, new_keys), (_, old_keys)) in index_pairs(t, new).into_iter().zip(index_pairs(t, old.unwrap_or(&empty))) {
+        for k in new_keys.into_iter().filter(|k| !old_keys.contains(k)) {
+            tree.insert(k.as_slice(), &[][..])?;
+        }
     }
     Ok(())
 }
 
-/// The transactional views of the session trees, in the order they are passed to `transaction`.
-struct SessionTx<'a> {
-    sessions: &'a TransactionalTree,
-    by_customer: &'a TransactionalTree,
-    by_agent: &'a TransactionalTree,
-    by_integration: &'a TransactionalTree,
-    by_updated: &'a TransactionalTree,
-    closed: &'a TransactionalTree,
-    meta: &'a TransactionalTree,
-}
-
-impl SessionTx<'_> {
-    /// Move the index entries from `old` (absent for a new session) to `new` (absent for a removal).
-    fn reindex(&self, old: Option<&IndexKeys>, new: Option<&IndexKeys>) -> TxResult<()> {
-        let none = BTreeSet::new();
-        swap(self.by_customer, old.map_or(&none, |o| &o.by_customer), new.map_or(&none, |n| &n.by_customer))?;
-        swap(self.by_agent, old.map_or(&none, |o| &o.by_agent), new.map_or(&none, |n| &n.by_agent))?;
-        swap(self.by_integration, old.map(|o| &o.by_integration), new.map(|n| &n.by_integration))?;
-        swap(self.by_updated, old.map(|o| &o.by_updated), new.map(|n| &n.by_updated))?;
-        swap(self.closed, old.and_then(|o| o.closed.as_ref()), new.and_then(|n| n.closed.as_ref()))?;
-        Ok(())
+/// Remove the index entries of `old` that `new` lacks.
+fn remove_entries(t: &super::Trees, old: &IndexKeys, new: Option<&IndexKeys>) -> Result<(), StoreError> {
+    let empty = IndexKeys::empty();
+    for ((tree, old_keys), (_, new_keys)) in index_pairs(t, old).into_iter().zip(index_pairs(t, new.unwrap_or(&empty))) {
+        for k in old_keys.into_iter().filter(|k| !new_keys.contains(k)) {
+            tree.remove(k.as_slice())?;
+        }
     }
-
-    fn add_to_len(&self, delta: i64) -> TxResult<()> {
-        let len = meta_u64(self.meta, META_SESSIONS_LEN)?.saturating_add_signed(delta);
-        self.meta.insert(META_SESSIONS_LEN, &keys::seq(len)[..])?;
-        Ok(())
-    }
+    Ok(())
 }
 
 fn session_key(conv: &str) -> String {
@@ -97,14 +90,12 @@ fn session_key(conv: &str) -> String {
 }
 
 impl SledStore {
-    /// Run `f` in a transaction over every session tree.
-    fn session_tx<T>(&self, f: impl Fn(&SessionTx<'_>) -> TxResult<T>) -> Result<T, StoreError> {
-        let t = self.trees();
-        (&t.sessions, &t.by_customer, &t.by_agent, &t.by_integration, &t.by_updated, &t.closed, &t.meta)
-            .transaction(|(sessions, by_customer, by_agent, by_integration, by_updated, closed, meta)| {
-                f(&SessionTx { sessions, by_customer, by_agent, by_integration, by_updated, closed, meta })
-            })
-            .map_err(tx_error)
+    /// Record a change of the number of sessions (caller holds the session lock).
+    fn add_to_len(&self, delta: i64) -> Result<(), StoreError> {
+        let len = self.inner.sessions_len.load(Ordering::SeqCst).saturating_add_signed(delta);
+        self.inner.sessions_len.store(len, Ordering::SeqCst);
+        self.trees().meta.insert(META_SESSIONS_LEN, &keys::seq(len)[..])?;
+        Ok(())
     }
 
     fn load_session(&self, conv: &str) -> Result<Option<Session>, StoreError> {
@@ -118,22 +109,20 @@ impl SledStore {
 #[async_trait]
 impl SessionStore for SledStore {
     async fn upsert(&self, session: Session) -> Result<(), StoreError> {
+        let t = self.trees();
         let conv = session.conversation_id.as_str();
         let value = encode(&session, &session_key(conv))?;
         let new = IndexKeys::of(&session);
-        self.session_tx(|tx| {
-            let previous = tx.sessions.insert(conv.as_bytes(), value.as_slice())?;
-            match previous {
-                Some(bytes) => {
-                    let old: Session = decode(&bytes, || session_key(conv))?;
-                    tx.reindex(Some(&IndexKeys::of(&old)), Some(&new))
-                }
-                None => {
-                    tx.reindex(None, Some(&new))?;
-                    tx.add_to_len(1)
-                }
-            }
-        })
+        let _writer = self.inner.sessions_lock.lock();
+        let old = self.load_session(conv)?.map(|s| IndexKeys::of(&s));
+        // New entries, the session, then removal of the old entries: a crash leaves a stale entry (skipped by
+        // queries), never a missing one.
+        add_entries(t, old.as_ref(), &new)?;
+        t.sessions.insert(conv.as_bytes(), value)?;
+        match &old {
+            Some(old) => remove_entries(t, old, Some(&new)),
+            None => self.add_to_len(1),
+        }
     }
 
     async fn get(&self, conversation_id: &str) -> Result<Option<Session>, StoreError> {
@@ -186,35 +175,36 @@ impl SessionStore for SledStore {
             let mut chunk = Vec::with_capacity(PURGE_CHUNK);
             for entry in self.trees().closed.range(from.clone()..end.clone()).take(PURGE_CHUNK) {
                 let (key, _) = entry?;
-                chunk.push(keys::trailing_conversation(&key, 0, "sessions_closed")?.0);
+                let conv = keys::trailing_conversation(&key, 0, "sessions_closed")?.0;
+                if self.trees().sessions.get(conv.as_bytes())?.is_none() {
+                    self.trees().closed.remove(&key)?; // dangling after a crash
+                }
+                chunk.push(conv);
                 from = key.to_vec();
                 from.push(0);
             }
             if chunk.is_empty() {
                 return Ok(removed);
             }
-            removed += self.session_tx(|tx| {
-                let mut n = 0;
-                for conv in &chunk {
-                    let Some(bytes) = tx.sessions.get(conv.as_bytes())? else { continue };
-                    let session: Session = decode(&bytes, || session_key(conv))?;
-                    if session_purgeable(&session, closed_before) {
-                        tx.sessions.remove(conv.as_bytes())?;
-                        tx.reindex(Some(&IndexKeys::of(&session)), None)?;
-                        n += 1;
-                    }
+            let _writer = self.inner.sessions_lock.lock();
+            let mut n = 0;
+            for conv in &chunk {
+                let Some(session) = self.load_session(conv)? else {
+                    continue;
+                };
+                if session_purgeable(&session, closed_before) {
+                    // The session first: entries left behind by a crash point at nothing and are skipped.
+                    self.trees().sessions.remove(conv.as_bytes())?;
+                    remove_entries(self.trees(), &IndexKeys::of(&session), None)?;
+                    n += 1;
                 }
-                tx.add_to_len(-(n as i64))?;
-                Ok(n)
-            })?;
+            }
+            self.add_to_len(-n)?;
+            removed += n as usize;
         }
     }
 
     async fn len(&self) -> Result<usize, StoreError> {
-        let len = match self.trees().meta.get(META_SESSIONS_LEN)? {
-            Some(v) => keys::decode_seq(&v, "meta/sessions_len")?,
-            None => 0,
-        };
-        Ok(usize::try_from(len).unwrap_or(usize::MAX))
+        Ok(usize::try_from(self.inner.sessions_len.load(Ordering::SeqCst)).unwrap_or(usize::MAX))
     }
 }
