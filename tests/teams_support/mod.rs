@@ -38,6 +38,10 @@ pub struct Options {
     pub users: Vec<String>,
     /// Links `(genesys, aad)` besides Alice's.
     pub links: Vec<(String, String)>,
+    /// herald's listen address (default `127.0.0.1:0`).
+    pub listen: Option<String>,
+    /// Extra lines for `[integration.settings.graph]`.
+    pub graph_extra: String,
     /// Genesys agents to add to the emulator org (ids), available at start.
     pub agents: Vec<String>,
 }
@@ -88,7 +92,7 @@ impl Env {
         let text = format!(
             r#"
 [service]
-listen = "127.0.0.1:0"
+listen = "{listen}"
 api_keys = ["{API_KEY}"]
 shutdown_grace_secs = 2
 
@@ -115,14 +119,16 @@ default_service_url = "{tb}/"
 max_retry_after_secs = 5
 [integration.settings.graph]
 base_url = "{tb}"
+{graph_extra}
 [integration.settings.presence]
-poll_interval_secs = 3600
 echo_ttl_secs = 60
 {presence_extra}
 {genesys_section}
 {links}
 "#,
             presence_extra = opts.presence_extra,
+            graph_extra = opts.graph_extra,
+            listen = opts.listen.clone().unwrap_or_else(|| "127.0.0.1:0".into()),
         );
         let registry = herald::adapters::builtin_registry();
         let loaded = herald::config::load(&text, "teams-test", &registry, &|_| None).expect("config");

@@ -117,7 +117,9 @@ impl Engine {
                 tokio::spawn(subscribe::run(self.clone(), cancel.clone()));
             }
         }
-        tokio::spawn(genesys::run(self.clone(), cancel));
+        if self.settings.genesys_to_teams {
+            tokio::spawn(genesys::run(self.clone(), cancel));
+        }
     }
 
     /// The settings.
