@@ -71,7 +71,7 @@ async fn sessions_of(inner: &Inner, key: &str) -> Result<Vec<Session>, ChannelEr
         }
     }
     found.retain(|s| s.media == MediaKind::WebChat);
-    found.sort_by(|a, b| b.updated_at.cmp(&a.updated_at));
+    found.sort_by_key(|s| std::cmp::Reverse(s.updated_at));
     Ok(found)
 }
 
