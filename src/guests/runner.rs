@@ -67,7 +67,9 @@ async fn progress_lines(stats: Arc<Stats>, start: Instant, deadline: Instant) {
 /// Counts what an event says.
 fn account(stats: &Stats, ev: &GuestEvent) {
     match ev {
-        GuestEvent::Message(m) if m.direction == herald_webmessaging::guest::Direction::Outbound && m.text.is_some() => {
+        GuestEvent::Message(m)
+            if m.direction == herald_webmessaging::guest::Direction::Outbound && m.text.is_some() =>
+        {
             Stats::bump(&stats.received)
         }
         GuestEvent::Message(m) if m.tracing_id.is_some() && !m.is_response => Stats::bump(&stats.echoed),
