@@ -234,6 +234,10 @@ impl MessagingChannel for WebChatAdapter {
         outcome
     }
 
+    async fn confirm_delivery(&self, delivery: &Delivery) -> Result<Option<Receipt>, ChannelError> {
+        crate::confirm::confirm(&self.inner, delivery).await
+    }
+
     async fn health(&self) -> Health {
         let inner = &self.inner;
         let Some(rt) = inner.runtime.get() else {

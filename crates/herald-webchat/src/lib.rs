@@ -11,6 +11,7 @@
 //! - `ingest`: `…conversations.chats` frames → `SessionOpened/Updated/Closed`, resync after gaps;
 //! - `resolve`: conversation / customer / guest targets → the chat to deliver into;
 //! - `deliver`: the agent-side chat send, closed and queued chats;
+//! - `confirm`: after a crash, whether an interrupted send is already in the chat (no double sends);
 //! - `content`: notification content → chat `body` (canned responses through
 //!   [`herald_webmessaging::canned`], the one renderer both adapters share);
 //! - [`guest`]: headless chat guests (legacy guest chat API) for tests, load tests and demos.
@@ -20,6 +21,7 @@
 #![warn(missing_docs)]
 
 mod adapter;
+mod confirm;
 mod content;
 mod deliver;
 pub mod factory;
