@@ -131,7 +131,7 @@ pub async fn event(
         let body: Value = parse(&body)?;
         known_integration(&state, &integration)?;
         required(&body, &["channel", "from", "id"])?;
-        if !body["events"].as_array().is_some_and(|e| !e.is_empty()) {
+        if body["events"].as_array().is_none_or(|e| e.is_empty()) {
             return Err(ApiError::field("invalid.value", "events", "events is required"));
         }
         state.record(&integration, TranscriptEntry::InboundEvent { body: body.clone() });

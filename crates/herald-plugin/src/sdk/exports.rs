@@ -3,9 +3,11 @@
 
 use std::any::Any;
 use std::ffi::c_void;
+use std::future::Future;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
 
+use futures::FutureExt;
 use herald_core::Health;
 
 use super::runtime::runtime;
@@ -176,14 +178,7 @@ pub unsafe fn call<P: Plugin>(op: Op, handle: *mut c_void, request_id: u64, json
 /// Run one call to completion on the plugin's runtime; a panic in the adapter becomes an error reply.
 async fn run<A: PluginAdapter>(op: Op, adapter: Arc<A>, host: Arc<HostLink>, payload: Vec<u8>) -> Vec<u8> {
     match op {
-        Op::Start => {
-            let events = EventPublisher::new(host);
-            let task = tokio::spawn(async move { adapter.start(events).await });
-            encode(&match task.await {
-                Ok(r) => r.map_err(WireError::from).into(),
-                Err(j) => Reply::Error(join_error(op, j)),
-            })
-        }
+        Op::Start => encode(&guarded(op, async { adapter.start(EventPublisher::new(host)).await }).await),
         Op::Deliver => {
             let delivery: WireDelivery = match serde_json::from_slice(&payload) {
                 Ok(d) => d,
@@ -193,33 +188,24 @@ async fn run<A: PluginAdapter>(op: Op, adapter: Arc<A>, host: Arc<HostLink>, pay
                     ))))
                 }
             };
-            let task = tokio::spawn(async move { adapter.deliver(delivery.into()).await });
-            encode(&match task.await {
-                Ok(r) => r.map_err(WireError::from).into(),
-                Err(j) => Reply::Error(join_error(op, j)),
-            })
+            encode(&guarded(op, async { adapter.deliver(delivery.into()).await }).await)
         }
-        Op::Health => {
-            let task = tokio::spawn(async move { adapter.health().await });
-            encode::<Health>(&match task.await {
-                Ok(h) => Reply::Ok(h),
-                Err(j) => Reply::Error(join_error(op, j)),
+        Op::Health => encode::<Health>(&guarded(op, async { Ok(adapter.health().await) }).await),
+        Op::Shutdown => encode::<()>(
+            &guarded(op, async {
+                adapter.shutdown().await;
+                Ok(())
             })
-        }
-        Op::Shutdown => {
-            let task = tokio::spawn(async move { adapter.shutdown().await });
-            encode::<()>(&match task.await {
-                Ok(()) => Reply::Ok(()),
-                Err(j) => Reply::Error(join_error(op, j)),
-            })
-        }
+            .await,
+        ),
     }
 }
 
-fn join_error(op: Op, j: tokio::task::JoinError) -> WireError {
-    match j.try_into_panic() {
-        Ok(payload) => panicked(op.name(), payload.as_ref()),
-        Err(j) => WireError::permanent_reason(format!("the plugin's {} task was cancelled: {j}", op.name())),
+/// Await `fut`, turning a panic while polling it into an error reply (the runtime thread survives).
+async fn guarded<T>(op: Op, fut: impl Future<Output = Result<T, herald_core::ChannelError>>) -> Reply<T> {
+    match AssertUnwindSafe(fut).catch_unwind().await {
+        Ok(r) => r.map_err(WireError::from).into(),
+        Err(payload) => Reply::Error(panicked(op.name(), payload.as_ref())),
     }
 }
 

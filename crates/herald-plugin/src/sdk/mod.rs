@@ -166,7 +166,7 @@ mod tests {
         let errs = decode_settings::<S>(serde_json::json!({"url": "x", "inner": {"n": "no"}})).unwrap_err();
         assert_eq!(errs[0].path, "inner.n");
         let errs = decode_settings::<S>(serde_json::json!({"nope": 1})).unwrap_err();
-        assert_eq!(errs[0].path, "");
-        assert!(errs[0].message.contains("nope"), "{errs:?}");
+        assert_eq!(errs[0].path, "nope", "an unknown key is reported at its own path");
+        assert!(errs[0].message.contains("unknown field"), "{errs:?}");
     }
 }
