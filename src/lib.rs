@@ -8,6 +8,8 @@ pub mod api;
 pub mod bench;
 pub mod cli;
 pub mod config;
+#[cfg(feature = "webmessaging")]
+pub mod demo;
 pub mod dispatcher;
 pub mod doctor;
 pub mod guests;

@@ -18,6 +18,8 @@ pub async fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::Config(ConfigCommand::Check { file }) => Ok(check(&file)),
         Command::Send(args) => send(args).await,
         Command::Bench(b) => crate::bench::run(b).await,
+        #[cfg(feature = "webmessaging")]
+        Command::Demo(args) => crate::demo::run(args).await,
         Command::Emulator { config, listen } => {
             let cfg = match config {
                 Some(path) => herald_emulator::EmulatorConfig::from_file(&path)?,

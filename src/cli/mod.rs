@@ -46,6 +46,9 @@ pub enum Command {
         #[arg(long, default_value = "127.0.0.1:8090")]
         listen: std::net::SocketAddr,
     },
+    /// Start the emulator and herald in-process and play every story end to end (exit 0 only if all pass).
+    #[cfg(feature = "webmessaging")]
+    Demo(crate::demo::DemoArgs),
     /// Run a benchmark and print its results as markdown.
     #[command(subcommand)]
     Bench(crate::bench::BenchCommand),
