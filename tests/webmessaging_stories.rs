@@ -189,3 +189,58 @@ async fn story5_fail_says_what_to_do() {
     assert_eq!(env.control().counters().agent_messages, 0);
     env.stop().await;
 }
+
+/// After a crash: an attempt that reached Genesys is found (not sent again); one that did not is certainly absent.
+#[tokio::test]
+async fn confirm_delivery_finds_an_interrupted_send() {
+    use herald_core::{Content, Delivery, DeliveryMode, Notification, Target};
+    let env = Env::start(Options::default()).await;
+    let (mut guest, conv) = env.connected_guest().await;
+    let started = chrono::Utc::now();
+    let id = env
+        .notify(json!({"integration": "wm", "target": {"type": "conversation", "id": conv}, "text": "Sent before the crash"}))
+        .await;
+    env.wait_status(&id, &["delivered"]).await;
+    guest.wait_outbound("Sent before the crash").await;
+
+    let channel = env.herald.routes.get("wm").expect("wm route").channel.clone();
+    let attempt = |text: &str| Delivery {
+        notification: Notification {
+            id: uuid::Uuid::new_v4(),
+            idempotency_key: None,
+            integration: "wm".into(),
+            target: Target::Conversation { id: conv.clone() },
+            content: Content::Text { text: text.into() },
+            created_at: started,
+            expires_at: None,
+            closed_policy: None,
+            rule: None,
+        },
+        mode: DeliveryMode::Normal,
+        attempt: 2,
+        previous_attempt_at: Some(started),
+    };
+    let found = channel.confirm_delivery(&attempt("Sent before the crash")).await.expect("check");
+    let receipt = found.expect("the send is found upstream");
+    assert_eq!(receipt.conversation_id.as_deref(), Some(conv.as_str()));
+    assert_eq!(receipt.route, "agent");
+    let absent = channel.confirm_delivery(&attempt("Never sent")).await.expect("check");
+    assert!(absent.is_none());
+    env.stop().await;
+}
+
+/// The example config in `config/webmessaging.toml` is valid.
+#[test]
+fn example_config_is_valid() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("config/webmessaging.toml");
+    let text = std::fs::read_to_string(&path).expect("read example config");
+    let registry = herald::adapters::builtin_registry();
+    let lookup = |name: &str| match name {
+        "HERALD_API_KEY" => Some("an-api-key-0123456789".to_string()),
+        "GENESYS_CLIENT_ID" | "GENESYS_CLIENT_SECRET" => Some("x".to_string()),
+        _ => None,
+    };
+    if let Err(e) = herald::config::load(&text, "config/webmessaging.toml", &registry, &lookup) {
+        panic!("{e}");
+    }
+}

@@ -81,6 +81,7 @@ fn ms(h: &Histogram<u64>, q: f64) -> f64 {
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
+    herald_genesys::install_crypto_provider();
     let secs: u64 = std::env::var("WM_BENCH_SECS").ok().and_then(|s| s.parse().ok()).unwrap_or(30);
     let mut cfg = EmulatorConfig::default_org();
     cfg.limits.requests_per_minute = BUDGET;
