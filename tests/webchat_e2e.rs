@@ -326,3 +326,18 @@ async fn webchat_headless_guest_sees_agent_messages() {
     guest.leave().await.expect("leave");
     env.stop().await;
 }
+
+/// The shipped example config loads (every key known, every value valid).
+#[test]
+fn webchat_example_config_is_valid() {
+    let text = include_str!("../config/webchat.toml");
+    let registry = herald::adapters::builtin_registry();
+    let lookup = |name: &str| match name {
+        "HERALD_API_KEY" => Some("example-key-0123456789abcdef".to_string()),
+        "WEBCHAT_SECRET" => Some("herald-demo-secret".to_string()),
+        _ => None,
+    };
+    if let Err(problems) = herald::config::load(text, "config/webchat.toml", &registry, &lookup) {
+        panic!("config/webchat.toml: {problems:?}");
+    }
+}
