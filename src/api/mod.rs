@@ -6,6 +6,7 @@
 
 mod auth;
 pub mod body;
+mod doctor;
 mod events;
 mod health;
 mod notifications;
@@ -57,6 +58,7 @@ pub fn router(state: AppState, api_keys: Vec<Secret>, extra: Vec<Router>) -> Rou
         .route("/v1/sessions", get(sessions::list))
         .route("/v1/sessions/{id}", get(sessions::get))
         .route("/v1/events", post(events::post_event))
+        .route("/v1/doctor", post(doctor::doctor))
         .route("/v1/openapi.json", get(openapi::openapi_json))
         .route("/metrics", get(health::metrics))
         .route_layer(middleware::from_fn_with_state(keys, auth::require_api_key));

@@ -25,6 +25,7 @@ impl Modify for BearerAuth {
         super::notifications::create, super::notifications::get, super::notifications::list,
         super::sessions::list, super::sessions::get,
         super::events::post_event,
+        super::doctor::doctor,
         super::health::healthz, super::health::metrics,
     ),
     components(schemas(

@@ -18,6 +18,8 @@ pub async fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::Config(ConfigCommand::Check { file }) => Ok(check(&file)),
         Command::Send(args) => send(args).await,
         Command::Bench(b) => crate::bench::run(b).await,
+        Command::Doctor(args) => crate::doctor::run(args).await,
+        Command::Guests(args) => crate::guests::run(args).await,
         #[cfg(feature = "webmessaging")]
         Command::Demo(args) => crate::demo::run(args).await,
         Command::Emulator { config, listen } => {

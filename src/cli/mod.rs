@@ -37,6 +37,10 @@ pub enum Command {
     /// Inspect the sessions of a running service.
     #[command(subcommand)]
     Sessions(SessionsCommand),
+    /// Explain why a Genesys Cloud request will be rejected, and print the right one (exit 0 = valid).
+    Doctor(crate::doctor::DoctorArgs),
+    /// Run headless web messaging (or web chat) guests against a deployment: a load test with a latency summary.
+    Guests(crate::guests::GuestsArgs),
     /// Run the Genesys Cloud emulator (API, login, guest WebSocket, notifications) until SIGTERM or Ctrl-C.
     Emulator {
         /// The org to seed (default: the built-in org, as in `config/emulator.toml`).
