@@ -126,10 +126,11 @@ pub fn build_routes(loaded: &LoadedConfig, registry: &Registry) -> Result<Channe
 }
 
 /// Start the service: everything runs on the current tokio runtime; returns once the API listens.
-pub async fn start(loaded: LoadedConfig, registry: &Registry) -> Result<RunningService, ServiceError> {
+/// Integrations are built from `loaded.registry` (the built-in kinds plus the plugins the config names).
+pub async fn start(loaded: LoadedConfig) -> Result<RunningService, ServiceError> {
     crate::tls::install_crypto_provider();
     let (sessions, outbox) = open_store(&loaded)?;
-    let routes = Arc::new(build_routes(&loaded, registry)?);
+    let routes = Arc::new(build_routes(&loaded, &loaded.registry)?);
     let config = &loaded.config;
     let shutdown = CancellationToken::new();
     let dispatcher = Dispatcher::new(outbox.clone(), (*routes).clone(), config.dispatcher.clone());

@@ -15,7 +15,7 @@ async fn start() -> (herald::service::RunningService, Receiver, String, reqwest:
     let text = support::webhook_config(":memory:", &url, "127.0.0.1:0");
     let registry = builtin_registry();
     let loaded = config::load(&text, "test", &registry, &|_| None).expect("config");
-    let running = herald::service::start(loaded, &registry).await.expect("start");
+    let running = herald::service::start(loaded).await.expect("start");
     let base = format!("http://{}", running.addr);
     (running, receiver, base, support::client())
 }

@@ -140,7 +140,7 @@ async fn bad_deliveries_fail_with_their_reason_and_the_service_keeps_serving() {
         PluginOptions { deliver_timeout: Duration::from_millis(800), control_timeout: Duration::from_secs(5) };
     let text = config(&hook_url, &plugins_dir());
     let (loaded, registry) = load_with_plugins(&text, options).expect("config with plugins loads");
-    let svc = herald::service::start(loaded, &registry).await.expect("service starts");
+    let svc = herald::service::start(loaded).await.expect("service starts");
     let base = format!("http://{}", svc.addr);
     let client = support::client();
 

@@ -84,7 +84,7 @@ reconnect_max_secs = 1
         let registry = herald::adapters::builtin_registry();
         let lookup = |name: &str| (name == "WC_SECRET").then(|| "herald-demo-secret".to_string());
         let loaded = herald::config::load(&text, "webchat-test", &registry, &lookup).expect("config");
-        let herald = herald::service::start(loaded, &registry).await.expect("herald");
+        let herald = herald::service::start(loaded).await.expect("herald");
         let base = format!("http://{}", herald.addr);
         let env = Env { emulator, herald, base, http: reqwest::Client::new(), org, chat_deployment };
         env.wait_stream_connected().await;

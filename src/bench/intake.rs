@@ -105,7 +105,7 @@ pub async fn run_intake(args: &IntakeArgs) -> anyhow::Result<IntakeReport> {
     );
     let registry = builtin_registry();
     let loaded = config::load(&text, "bench", &registry, &|_| None)?;
-    let service = crate::service::start(loaded, &registry).await?;
+    let service = crate::service::start(loaded).await?;
     let url = format!("http://{}/v1/notifications", service.addr);
 
     let client = reqwest::Client::builder().pool_max_idle_per_host(args.concurrency as usize).build()?;

@@ -7,7 +7,7 @@ use anyhow::{bail, Context};
 use serde_json::{json, Map, Value};
 
 use super::client::call;
-use super::{Command, ConfigCommand, OutboxCommand, SendArgs, SessionsCommand};
+use super::{Command, ConfigCommand, OutboxCommand, PluginsCommand, SendArgs, SessionsCommand};
 use crate::adapters::builtin_registry;
 use crate::config;
 
@@ -19,6 +19,7 @@ pub async fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::Send(args) => send(args).await,
         Command::Bench(b) => crate::bench::run(b).await,
         Command::Doctor(args) => crate::doctor::run(args).await,
+        Command::Plugins(PluginsCommand::List { dir, config }) => plugins_list(dir, config),
         Command::Guests(args) => crate::guests::run(args).await,
         #[cfg(feature = "webmessaging")]
         Command::Demo(args) => crate::demo::run(args).await,
@@ -90,6 +91,57 @@ fn s<'a>(v: &'a Value, k: &str) -> &'a str {
     v.get(k).and_then(Value::as_str).unwrap_or("-")
 }
 
+fn plugins_list(dir: Option<std::path::PathBuf>, config_path: Option<std::path::PathBuf>) -> anyhow::Result<ExitCode> {
+    let registry = builtin_registry();
+    println!("built-in adapter kinds:");
+    for f in registry.factories() {
+        println!("  {:<14} {}", f.kind(), f.description());
+    }
+    let mut named = Vec::new();
+    let mut configured_dir = None;
+    if let Some(path) = &config_path {
+        let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+        let raw: config::Config = toml::from_str(&text)
+            .with_context(|| format!("{} does not parse; run `herald config check`", path.display()))?;
+        configured_dir = raw.plugins.dir.clone();
+        for i in raw.integrations.iter().filter_map(|i| i.plugin.clone()) {
+            named.push(herald_plugin::host::resolve(&i, configured_dir.as_deref()));
+        }
+    }
+    let dir = dir.or(configured_dir).unwrap_or_else(|| std::path::PathBuf::from("plugins"));
+    let suffix = std::env::consts::DLL_SUFFIX;
+    let mut found: Vec<std::path::PathBuf> = std::fs::read_dir(&dir)
+        .map(|entries| {
+            entries.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.to_string_lossy().ends_with(suffix)).collect()
+        })
+        .unwrap_or_default();
+    found.extend(named);
+    found.sort();
+    found.dedup();
+    println!("plugins ({}):", dir.display());
+    if found.is_empty() {
+        println!("  none found");
+    }
+    let mut ok = true;
+    for path in found {
+        match herald_plugin::host::describe(&path) {
+            Ok(info) => println!(
+                "  {:<14} v{} ABI {} — {} ({})",
+                info.kind,
+                info.version,
+                info.abi_version,
+                info.description,
+                path.display()
+            ),
+            Err(e) => {
+                ok = false;
+                println!("  refused        {}: {e}", path.display());
+            }
+        }
+    }
+    Ok(if ok { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+}
+
 fn check(file: &std::path::Path) -> ExitCode {
     match config::load_file(file, &builtin_registry()) {
         Ok(loaded) => {
@@ -114,7 +166,7 @@ fn check(file: &std::path::Path) -> ExitCode {
 async fn serve(path: &std::path::Path) -> anyhow::Result<ExitCode> {
     let registry = builtin_registry();
     let loaded = config::load_file(path, &registry)?;
-    let running = crate::service::start(loaded, &registry).await?;
+    let running = crate::service::start(loaded).await?;
     wait_for_signal().await;
     running.shutdown().await;
     Ok(ExitCode::SUCCESS)

@@ -41,6 +41,9 @@ pub enum Command {
     Doctor(crate::doctor::DoctorArgs),
     /// Run headless web messaging (or web chat) guests against a deployment: a load test with a latency summary.
     Guests(crate::guests::GuestsArgs),
+    /// Adapter kinds: the built-ins and the dynamic plugins found.
+    #[command(subcommand)]
+    Plugins(PluginsCommand),
     /// Run the Genesys Cloud emulator (API, login, guest WebSocket, notifications) until SIGTERM or Ctrl-C.
     Emulator {
         /// The org to seed (default: the built-in org, as in `config/emulator.toml`).
@@ -121,6 +124,20 @@ pub struct SendArgs {
 
 fn parse_var(s: &str) -> Result<(String, String), String> {
     s.split_once('=').map(|(k, v)| (k.to_string(), v.to_string())).ok_or_else(|| format!("`{s}` is not NAME=VALUE"))
+}
+
+/// `herald plugins ...`.
+#[derive(Debug, Subcommand)]
+pub enum PluginsCommand {
+    /// List the built-in adapter kinds and the plugin libraries in a directory, with their ABI versions.
+    List {
+        /// Directory to look in (default: `[plugins] dir` of --config, else `plugins`).
+        #[arg(long)]
+        dir: Option<PathBuf>,
+        /// A config whose `[plugins] dir` and `plugin = …` integrations to use.
+        #[arg(long, short)]
+        config: Option<PathBuf>,
+    },
 }
 
 /// `herald outbox ...`.

@@ -27,12 +27,25 @@ pub struct ConfigError {
 }
 
 /// A loaded, validated configuration with the integration specs the registry builds from.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct LoadedConfig {
     /// The typed config.
     pub config: Config,
     /// One spec per integration, in file order.
     pub integrations: Vec<IntegrationSpec>,
+    /// The registry the config was validated against, plus the factories of the plugins it names
+    /// (kind `plugin:<value of plugin>`); the service builds integrations from it.
+    pub registry: Registry,
+}
+
+impl std::fmt::Debug for LoadedConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LoadedConfig")
+            .field("config", &self.config)
+            .field("integrations", &self.integrations)
+            .field("kinds", &self.registry.kinds())
+            .finish()
+    }
 }
 
 /// Read and validate a config file, expanding `${VAR}` from the process environment.
@@ -63,11 +76,30 @@ pub fn load(
             return Err(fail(problems));
         }
     };
-    let integrations = validate(&config, registry, &mut problems);
+    let mut registry = registry.clone();
+    load_plugins(&config, &mut registry, &mut problems);
+    let integrations = validate(&config, &registry, &mut problems);
     if problems.is_empty() {
-        Ok(LoadedConfig { config, integrations })
+        Ok(LoadedConfig { config, integrations, registry })
     } else {
         Err(fail(problems))
+    }
+}
+
+/// Load the library of every `plugin = "…"` integration and register its factory as kind `plugin:<value>`. A library
+/// that cannot be loaded (missing, no symbols, wrong ABI version, bad description) is a problem at its key path.
+fn load_plugins(config: &Config, registry: &mut Registry, problems: &mut Vec<ConfigProblem>) {
+    for (i, integration) in config.integrations.iter().enumerate() {
+        let Some(plugin) = &integration.plugin else { continue };
+        let kind = format!("plugin:{plugin}");
+        if registry.get(&kind).is_some() {
+            continue;
+        }
+        let path = herald_plugin::host::resolve(plugin, config.plugins.dir.as_deref());
+        match herald_plugin::host::load_factory(&path, kind) {
+            Ok(factory) => registry.register(factory),
+            Err(e) => problems.push(ConfigProblem::new(format!("integration[{i}].plugin"), e.to_string())),
+        }
     }
 }
 

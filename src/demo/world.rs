@@ -60,7 +60,7 @@ impl World {
         };
         let registry = builtin_registry();
         let loaded = config::load(DEMO_CONFIG, "config/demo.toml", &registry, &lookup)?;
-        let herald = crate::service::start(loaded, &registry).await?;
+        let herald = crate::service::start(loaded).await?;
         let base = format!("http://{}", herald.addr);
         Ok(World { emulator, herald, base, api_key, http: reqwest::Client::new(), _store: store })
     }

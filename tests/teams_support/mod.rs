@@ -121,7 +121,6 @@ max_retry_after_secs = 5
 base_url = "{tb}"
 {graph_extra}
 [integration.settings.presence]
-echo_ttl_secs = 60
 {presence_extra}
 {genesys_section}
 {links}
@@ -132,7 +131,7 @@ echo_ttl_secs = 60
         );
         let registry = herald::adapters::builtin_registry();
         let loaded = herald::config::load(&text, "teams-test", &registry, &|_| None).expect("config");
-        let herald = herald::service::start(loaded, &registry).await.expect("herald");
+        let herald = herald::service::start(loaded).await.expect("herald");
         let base = format!("http://{}", herald.addr);
         Env { teams, genesys, herald, base, http: reqwest::Client::new() }
     }

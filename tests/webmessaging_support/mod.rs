@@ -122,7 +122,7 @@ queue_ids = ["{SALES_QUEUE}"]
         let registry = herald::adapters::builtin_registry();
         let lookup = |name: &str| (name == "WM_SECRET").then(|| "herald-demo-secret".to_string());
         let loaded = herald::config::load(&text, "webmessaging-test", &registry, &lookup).expect("config");
-        let herald = herald::service::start(loaded, &registry).await.expect("herald");
+        let herald = herald::service::start(loaded).await.expect("herald");
         let base = format!("http://{}", herald.addr);
         Env { emulator, herald, base, http: reqwest::Client::new() }
     }

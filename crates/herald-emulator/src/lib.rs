@@ -21,6 +21,7 @@
 
 pub mod analytics;
 pub mod api_error;
+pub mod botconnector;
 pub mod chat;
 pub mod clock;
 pub mod config;
@@ -28,11 +29,13 @@ pub mod control;
 pub mod deployments;
 pub mod error;
 pub mod faults;
+pub mod graph;
 pub mod guest_ws;
 pub mod http;
 pub mod messaging;
 pub mod notifications;
 pub mod oauth;
+pub mod open_messaging;
 pub mod presence;
 pub mod publish;
 pub mod ratelimit;
@@ -84,6 +87,8 @@ pub fn router(state: AppState) -> Router {
         .merge(login)
         .merge(sockets)
         .nest("/emulator/v1", control::http::router())
+        .merge(botconnector::default_routes())
+        .merge(open_messaging::routes(open_messaging::OpenMessagingState::new(state.clone())))
         // Extension point for further emulated services sharing this listener, e.g.
         //   .merge(botconnector::router())      // Bot Framework Connector (src/botconnector/)
         //   .nest("/graph", graph::router())    // Microsoft Graph (src/graph/)
@@ -100,6 +105,9 @@ impl Emulator {
     /// Binds `addr` (use `127.0.0.1:0` in tests), spawns the server on the current tokio
     /// runtime and returns at once.
     pub async fn start(config: EmulatorConfig, addr: SocketAddr) -> Result<EmulatorHandle, EmulatorError> {
+        // The Bot Connector and Graph parts make outbound HTTPS-capable calls (signed activities, validation
+        // handshakes): rustls needs a process-wide crypto provider before any client is built.
+        let _ = rustls::crypto::ring::default_provider().install_default();
         let listener =
             tokio::net::TcpListener::bind(addr).await.map_err(|source| EmulatorError::Bind { addr, source })?;
         let local = listener.local_addr().map_err(|source| EmulatorError::Bind { addr, source })?;
