@@ -184,3 +184,18 @@ fn text_limits_follow_the_messenger_type() {
     assert_eq!(herald::doctor::diagnose("POST", path, Some(&sms)).exit_code(), 1);
     assert_eq!(herald::doctor::diagnose("POST", path, Some(&web)).exit_code(), 0);
 }
+
+#[test]
+fn route_request_shapes() {
+    use herald::doctor::{diagnose_request, DoctorRequest};
+    let frame =
+        DoctorRequest { frame: Some(serde_json::json!({"action": "getJwt", "token": "t"})), ..Default::default() };
+    assert_eq!(diagnose_request(&frame).exit_code(), 0);
+    let text = DoctorRequest {
+        text: Some("POST /api/v2/conversations/messaging/messages\n\n{\"text\": \"hi\"}".into()),
+        ..Default::default()
+    };
+    assert_eq!(diagnose_request(&text).suggestion.map(|s| s.endpoint.id), Some("messaging.agentless".to_string()));
+    let empty = DoctorRequest::default();
+    assert_eq!(diagnose_request(&empty).exit_code(), 2);
+}

@@ -27,6 +27,47 @@ use clap::{Args, ValueEnum};
 pub use diagnose::{diagnose, diagnose_frame};
 pub use report::{Code, CorrectedRequest, Finding, Report, Severity, Suggestion, Verdict};
 
+/// The body of `POST /v1/doctor`: a request (`method` + `path` + optional `body`), a guest WebSocket `frame`, or
+/// pasted `text` (anything `herald doctor FILE` accepts).
+#[derive(Debug, Clone, Default, serde::Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct DoctorRequest {
+    /// HTTP method (`WS` = diagnose `body` as a guest frame).
+    #[serde(default)]
+    pub method: Option<String>,
+    /// Path, URL or SDK operation name.
+    #[serde(default)]
+    pub path: Option<String>,
+    /// The JSON body.
+    #[serde(default)]
+    pub body: Option<serde_json::Value>,
+    /// A guest WebSocket frame.
+    #[serde(default)]
+    pub frame: Option<serde_json::Value>,
+    /// Pasted text (HTTP-like, curl, JSON envelope); `method`/`path` override what it says.
+    #[serde(default)]
+    pub text: Option<String>,
+}
+
+/// Diagnoses a [`DoctorRequest`] (the `POST /v1/doctor` handler's whole job). Pure.
+pub fn diagnose_request(req: &DoctorRequest) -> Report {
+    if let Some(frame) = &req.frame {
+        return diagnose_frame(Some(frame));
+    }
+    if let Some(text) = &req.text {
+        return report_for_text(text, req.method.as_deref(), req.path.as_deref(), false);
+    }
+    match (&req.method, &req.path) {
+        (Some(m), Some(p)) => diagnose(m, p, req.body.as_ref()),
+        (Some(m), None) if m.eq_ignore_ascii_case("WS") => diagnose_frame(req.body.as_ref()),
+        _ => Report::unusable(
+            req.method.as_deref().unwrap_or_default(),
+            req.path.as_deref().unwrap_or_default(),
+            "give method and path (and body), a frame, or text",
+        ),
+    }
+}
+
 /// Output format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]
 pub enum Format {
