@@ -1,5 +1,5 @@
 //! `herald doctor` through the binary: exit codes and the JSON report. Ignored until the subcommand is wired in
-//! `src/cli` (`Command::Doctor(herald::doctor::DoctorArgs)`); run with `cargo test --test doctor_cli -- --ignored`.
+//! `src/cli` (`Command::Doctor(herald::doctor::DoctorArgs)`).
 
 use std::path::Path;
 use std::process::Command;
@@ -16,7 +16,6 @@ fn doctor(args: &[&str]) -> (i32, String) {
 }
 
 #[test]
-#[ignore = "needs `herald doctor` wired in src/cli"]
 fn exit_codes_and_json() {
     let (code, out) = doctor(&["--format", "json", "story1-send.http"]);
     assert_eq!(code, 1, "{out}");
