@@ -1,5 +1,4 @@
-//! `herald doctor` through the binary: exit codes and the JSON report. Ignored until the subcommand is wired in
-//! `src/cli` (`Command::Doctor(herald::doctor::DoctorArgs)`).
+//! `herald doctor` through the binary: exit codes and the JSON report.
 
 use std::path::Path;
 use std::process::Command;
