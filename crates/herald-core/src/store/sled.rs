@@ -50,7 +50,7 @@
 //! sled 0.34 is known for space amplification and open times that grow with the amount of live data. The layout
 //! keeps hot trees small: `outbox_unfinished` only holds work still to do, `purge_final` drops delivered records
 //! with their index and idempotency entries, `purge_closed` drops old sessions. The page cache is capped
-//! (`SledOptions::cache_capacity`, 64 MiB by default instead of sled's 1 GiB). `docs/benchmarks-store.md` has the
+//! (`SledOptions::cache_capacity`, 32 MiB by default instead of sled's 1 GiB). `docs/benchmarks-store.md` has the
 //! measured open time, disk use and RSS.
 //!
 //! Calls run sled operations directly on the calling task: they are in-memory B-tree operations taking
@@ -66,7 +66,6 @@ use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 use std::time::Duration;
 
-
 use crate::error::StoreError;
 use group_commit::GroupCommit;
 
@@ -74,7 +73,8 @@ use group_commit::GroupCommit;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SledOptions {
     /// Upper bound of sled's page cache in bytes. sled's own default (1 GiB) would let RSS grow far past the
-    /// memory target; 64 MiB keeps 100,000 sessions comfortably in cache.
+    /// memory target. 32 MiB measured 123 MiB RSS for 100,000 sessions at full write speed (64 MiB: 170 MiB,
+    /// 16 MiB: 89 MiB and slightly slower); see `docs/benchmarks-store.md`.
     pub cache_capacity: u64,
     /// How often sled's background thread flushes on its own (milliseconds; `None` = never). This bounds what a
     /// crash can lose of the writes that do not wait for a flush (session upserts, purges).
@@ -90,7 +90,7 @@ pub struct SledOptions {
 impl Default for SledOptions {
     fn default() -> Self {
         SledOptions {
-            cache_capacity: 64 * 1024 * 1024,
+            cache_capacity: 32 * 1024 * 1024,
             flush_every_ms: Some(500),
             group_commit_max_delay: Duration::ZERO,
             low_space: false,

@@ -66,7 +66,8 @@ fn index_pairs<'a>(t: &'a super::Trees, k: &'a IndexKeys) -> [(&'a ::sled::Tree,
 /// Insert the index entries of `new` that `old` lacks.
 fn add_entries(t: &super::Trees, old: Option<&IndexKeys>, new: &IndexKeys) -> Result<(), StoreError> {
     let empty = IndexKeys::empty();
-    for ((tree, new_keys), (_, old_keys)) in index_pairs(t, new).into_iter().zip(index_pairs(t, old.unwrap_or(&empty))) {
+    for ((tree, new_keys), (_, old_keys)) in index_pairs(t, new).into_iter().zip(index_pairs(t, old.unwrap_or(&empty)))
+    {
         for k in new_keys.into_iter().filter(|k| !old_keys.contains(k)) {
             tree.insert(k.as_slice(), &[][..])?;
         }
@@ -77,7 +78,8 @@ fn add_entries(t: &super::Trees, old: Option<&IndexKeys>, new: &IndexKeys) -> Re
 /// Remove the index entries of `old` that `new` lacks.
 fn remove_entries(t: &super::Trees, old: &IndexKeys, new: Option<&IndexKeys>) -> Result<(), StoreError> {
     let empty = IndexKeys::empty();
-    for ((tree, old_keys), (_, new_keys)) in index_pairs(t, old).into_iter().zip(index_pairs(t, new.unwrap_or(&empty))) {
+    for ((tree, old_keys), (_, new_keys)) in index_pairs(t, old).into_iter().zip(index_pairs(t, new.unwrap_or(&empty)))
+    {
         for k in old_keys.into_iter().filter(|k| !new_keys.contains(k)) {
             tree.remove(k.as_slice())?;
         }
