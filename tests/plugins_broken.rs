@@ -139,7 +139,7 @@ async fn bad_deliveries_fail_with_their_reason_and_the_service_keeps_serving() {
     let options =
         PluginOptions { deliver_timeout: Duration::from_millis(800), control_timeout: Duration::from_secs(5) };
     let text = config(&hook_url, &plugins_dir());
-    let (loaded, registry) = load_with_plugins(&text, options).expect("config with plugins loads");
+    let loaded = load_with_plugins(&text, options).expect("config with plugins loads");
     let svc = herald::service::start(loaded).await.expect("service starts");
     let base = format!("http://{}", svc.addr);
     let client = support::client();
@@ -221,5 +221,6 @@ mode = "panic_create"
 fn a_missing_plugin_in_a_config_is_refused_naming_the_file() {
     let text = "[store]\npath = \":memory:\"\n[[integration]]\nname = \"x\"\nplugin = \"./nowhere/libx.so\"\n";
     let Err(err) = load_with_plugins(text, PluginOptions::default()) else { panic!("expected a refusal") };
-    assert!(err.contains("nowhere/libx.so") && err.contains("does not exist"), "{err}");
+    assert!(err.contains("integration[0].plugin") && err.contains("nowhere/libx.so"), "{err}");
+    assert!(err.contains("does not exist"), "{err}");
 }

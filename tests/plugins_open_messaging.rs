@@ -136,7 +136,7 @@ text = "an agent replied"
         "OM_WEBHOOK_SECRET" => Some(WEBHOOK_SECRET.to_string()),
         _ => None,
     };
-    let (loaded, registry) = load_with_plugins_env(&text, PluginOptions::default(), &env).expect("config loads");
+    let loaded = load_with_plugins_env(&text, PluginOptions::default(), &env).expect("config loads");
     let svc = herald::service::start(loaded).await.expect("service starts");
     let base = format!("http://{}", svc.addr);
     World { om, om_base, integration_id, third_party, rules, svc, base, client, webhook_url }

@@ -1,5 +1,5 @@
 //! Helpers shared by the plugin tests: build the plugin libraries once, and load a config whose integrations
-//! name plugins the way the service will (`plugin = "…"` → registry kind `plugin:<value>`).
+//! name plugins (`plugin = "…"` → registry kind `plugin:<value>`), optionally with short plugin timeouts.
 
 #![allow(dead_code)]
 
@@ -38,10 +38,10 @@ pub fn library(package: &str) -> PathBuf {
     plugins_dir().join(herald_plugin::dev::cdylib_file_name(package))
 }
 
-/// Load `text` like the service does with plugins: a first pass finds the `plugin = "…"` integrations (their
-/// kind is `plugin:<value>`), each library is resolved against `[plugins] dir` and registered under that kind,
-/// and a second pass validates every integration, plugins included.
-pub fn load_with_plugins(text: &str, options: PluginOptions) -> Result<(LoadedConfig, Registry), String> {
+/// Load `text` as the service does: `config::load` itself loads the library of every `plugin = "…"` integration
+/// (resolved against `[plugins] dir`) and registers it as kind `plugin:<value>`. To use non-default timeouts, the
+/// plugin factories are registered first, with `options`, and `config::load` keeps them.
+pub fn load_with_plugins(text: &str, options: PluginOptions) -> Result<LoadedConfig, String> {
     load_with_plugins_env(text, options, &|_| None)
 }
 
@@ -50,18 +50,21 @@ pub fn load_with_plugins_env(
     text: &str,
     options: PluginOptions,
     env: &dyn Fn(&str) -> Option<String>,
-) -> Result<(LoadedConfig, Registry), String> {
-    let mut registry = herald::adapters::builtin_registry();
-    let first = config::load(text, "test.toml", &registry, env).map_err(|e| e.to_string())?;
-    for spec in &first.integrations {
-        let Some(value) = spec.kind.strip_prefix("plugin:") else { continue };
-        if registry.get(&spec.kind).is_some() {
-            continue;
+) -> Result<LoadedConfig, String> {
+    let mut registry: Registry = herald::adapters::builtin_registry();
+    if options != PluginOptions::default() {
+        let raw: toml::Value = toml::from_str(text).map_err(|e| e.to_string())?;
+        let dir = raw.get("plugins").and_then(|p| p.get("dir")).and_then(|d| d.as_str()).map(PathBuf::from);
+        let integrations = raw.get("integration").and_then(|i| i.as_array()).cloned().unwrap_or_default();
+        for value in integrations.iter().filter_map(|i| i.get("plugin").and_then(|p| p.as_str())) {
+            let kind = format!("plugin:{value}");
+            if registry.get(&kind).is_some() {
+                continue;
+            }
+            let library: Arc<PluginLibrary> =
+                PluginLibrary::load(&resolve(value, dir.as_deref())).map_err(|e| e.to_string())?;
+            registry.register(Arc::new(PluginFactory::new(library, kind).with_options(options)));
         }
-        let path = resolve(value, first.config.plugins.dir.as_deref());
-        let library: Arc<PluginLibrary> = PluginLibrary::load(&path).map_err(|e| e.to_string())?;
-        registry.register(Arc::new(PluginFactory::new(library, spec.kind.clone()).with_options(options)));
     }
-    let loaded = config::load(text, "test.toml", &registry, env).map_err(|e| e.to_string())?;
-    Ok((loaded, registry))
+    config::load(text, "test.toml", &registry, env).map_err(|e| e.to_string())
 }
