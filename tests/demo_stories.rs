@@ -19,6 +19,11 @@ async fn story1_business_event_becomes_a_proactive_message() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn story2_teams_presence_messages_the_agents_customers() {
+    story(2).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn story3_fifty_headless_guests_exchange_messages() {
     story(3).await;
 }

@@ -32,8 +32,9 @@ pub struct Outcome {
     pub result: Result<String, String>,
 }
 
-const TITLES: [(u8, &str); 4] = [
+const TITLES: [(u8, &str); 5] = [
     (1, "proactive notification on a business event"),
+    (2, "Teams presence → Genesys → messages to the agent's customers of the last 24 h, one closed"),
     (5, "notification after the session closed, delivered when the customer returns"),
     (4, "canned greeting after a queue wait"),
     (3, "50 headless guests exchanging messages"),
@@ -52,6 +53,7 @@ pub async fn play(args: &DemoArgs, timeline: &Timeline) -> anyhow::Result<Vec<Ou
         println!("── story {story}: {title}");
         let result = match story {
             1 => stories::story1(&world, timeline).await,
+            2 => stories::story2(&world, timeline).await,
             3 => stories::story3(&world, timeline).await,
             4 => stories::story4(&world, timeline).await,
             _ => stories::story5(&world, timeline).await,

@@ -8,10 +8,11 @@ use herald_webmessaging::guest::{GuestClient, GuestConfig};
 use serde_json::json;
 
 use super::timeline::Timeline;
-use super::world::{history, World, DEPLOYMENT};
+use super::world::{history, World, BOB_AAD, DEPLOYMENT};
 
 const WAIT: Duration = Duration::from_secs(15);
 const ALICE: &str = "11111111-aaaa-4bbb-8ccc-000000000001";
+const BOB: &str = "11111111-aaaa-4bbb-8ccc-000000000002";
 const CAROL_TOKEN: &str = "carol-guest-token";
 const CAROL: &str = "e1e2e3e4-0000-4000-8000-000000000001";
 
@@ -174,4 +175,68 @@ pub async fn story3(w: &World, t: &Timeline) -> anyhow::Result<String> {
         bail!("the emulator recorded {inbound} guest messages but the guests sent {}", summary.messages_sent);
     }
     Ok(format!("50 guests sent {} messages and received {} answers", summary.messages_sent, summary.messages_received))
+}
+
+/// Story 2: an agent becomes available in Teams; herald syncs it to Genesys, and the customers the agent served in the
+/// last 24 hours are messaged: into the open conversation as the agent, and agentless for the one that closed.
+pub async fn story2(w: &World, t: &Timeline) -> anyhow::Result<String> {
+    const S: &str = "story 2";
+    let control = w.emulator.control();
+    control.set_presence(ALICE, "Away").context("Alice away")?;
+    control.set_presence(BOB, "On Queue").context("Bob on queue")?;
+    let (frank_token, grace_token) =
+        (format!("frank-{}", uuid::Uuid::new_v4().simple()), format!("grace-{}", uuid::Uuid::new_v4().simple()));
+    let mut frank = guest(w, &frank_token).await?;
+    frank.send_text("Can Bob call me back about my contract?").await?;
+    frank.next_outbound(WAIT).await.context("no agent answered Frank")?;
+    let mut grace = guest(w, &grace_token).await?;
+    grace.send_text("Bob, I sent you the documents.").await?;
+    grace.next_outbound(WAIT).await.context("no agent answered Grace")?;
+    let frank_id = control.guest_contact(&frank_token).context("Frank's contact")?;
+    let grace_id = control.guest_contact(&grace_token).context("Grace's contact")?;
+    w.wait_session(&frank_id, "connected", WAIT).await?;
+    let grace_session = w.wait_session(&grace_id, "connected", WAIT).await?;
+    t.step(S, "agent Bob talked with customers Frank and Grace today");
+    let grace_conv = grace_session["conversation_id"].as_str().unwrap_or_default().to_string();
+    control.disconnect_conversation(&grace_conv).context("ending Grace's conversation")?;
+    grace.wait_for(|e| matches!(e, GuestEvent::Disconnected { .. }), WAIT).await.context("Grace saw no disconnect")?;
+    w.wait_session(&grace_id, "closed", WAIT).await?;
+    control.set_presence(BOB, "Away").context("Bob away")?;
+    control.set_presence(ALICE, "On Queue").context("Alice back")?;
+    t.step(S, "Grace's conversation has ended; Bob went Away in Genesys Cloud (and is Away in Teams)");
+
+    let graph = w.teams.world();
+    let polls_before = graph.graph_counters().bulk_requests;
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while graph.graph_counters().bulk_requests <= polls_before + 1 {
+        if tokio::time::Instant::now() > deadline {
+            bail!("herald never polled Graph presence");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    graph.set_user_status(BOB_AAD, "Available", "Available");
+    t.step(S, "Bob sets himself Available in Teams");
+    let frank_text = outbound_containing(&mut frank, "available again").await?;
+    t.step(S, format!("Frank (open conversation) received: \"{frank_text}\""));
+    let grace_text = outbound_containing(&mut grace, "available again").await?;
+    t.step(S, format!("Grace (closed conversation) received: \"{grace_text}\""));
+    show_upstream(w, t, "/presences/purecloud");
+    show_upstream(w, t, "/agentless");
+    let (_, list) = w.api(reqwest::Method::GET, "/v1/notifications?limit=50", None).await?;
+    let routes: Vec<String> = list
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|n| n["rule"] == "agent-available-follow-up")
+        .map(|n| {
+            format!("{} → {}", n["target"]["id"].as_str().unwrap_or("?"), n["receipt"]["route"].as_str().unwrap_or("?"))
+        })
+        .collect();
+    t.step(S, format!("rule `agent-available-follow-up` produced: {}", routes.join(", ")));
+    if routes.len() != 2 {
+        bail!("expected two notifications (Frank and Grace), got {routes:?}");
+    }
+    let _ = frank.close().await;
+    let _ = grace.close().await;
+    Ok("Teams → Genesys presence sync triggered messages to both of the agent's customers".into())
 }

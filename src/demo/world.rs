@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use anyhow::{anyhow, bail, Context};
+use herald_emulator::botconnector::{TeamsConfig, TeamsEmulator, TeamsUserConfig};
 use herald_emulator::{Emulator, EmulatorConfig, EmulatorHandle};
 use serde_json::Value;
 
@@ -13,6 +14,9 @@ use crate::service::RunningService;
 /// The demo configuration, as shipped in `config/demo.toml`.
 pub const DEMO_CONFIG: &str = include_str!("../../config/demo.toml");
 
+/// Bob's Teams (Entra) object id, linked to his Genesys user in `config/demo.toml`.
+pub const BOB_AAD: &str = "bbbbbbbb-0000-4000-8000-000000000002";
+
 /// The emulated org's web messaging deployment.
 pub const DEPLOYMENT: &str = "c5d6e7f8-1a2b-4c3d-8e9f-0a1b2c3d4e50";
 
@@ -20,6 +24,8 @@ pub const DEPLOYMENT: &str = "c5d6e7f8-1a2b-4c3d-8e9f-0a1b2c3d4e50";
 pub struct World {
     /// The emulator.
     pub emulator: EmulatorHandle,
+    /// The emulated Microsoft side: Bot Connector and Graph.
+    pub teams: TeamsEmulator,
     /// herald.
     pub herald: RunningService,
     /// herald's base URL.
@@ -48,6 +54,18 @@ impl World {
         }
         let emulator =
             Emulator::start(emulator_config, "127.0.0.1:0".parse()?).await.context("starting the emulator")?;
+        let mut teams_config = TeamsConfig::default();
+        teams_config.users.push(TeamsUserConfig {
+            aad_id: BOB_AAD.into(),
+            name: "Bob Agent".into(),
+            teams_id: String::new(),
+        });
+        let teams = TeamsEmulator::start(teams_config.clone(), "127.0.0.1:0".parse()?)
+            .await
+            .map_err(|e| anyhow!("starting the Teams emulator: {e}"))?;
+        // Bob is away in Teams when herald first looks (its baseline).
+        teams.world().set_user_status(BOB_AAD, "Away", "Away");
+        let teams_url = teams.base_url();
         let store = tempfile::tempdir().context("temporary store directory")?;
         let api_key = format!("demo-{}", uuid::Uuid::new_v4().simple());
         let genesys = emulator.base_url();
@@ -56,19 +74,24 @@ impl World {
             "HERALD_DEMO_GENESYS_URL" => Some(genesys.clone()),
             "HERALD_DEMO_API_KEY" => Some(api_key.clone()),
             "HERALD_DEMO_STORE" => Some(store_path.clone()),
+            "HERALD_DEMO_TEAMS_URL" => Some(teams_url.clone()),
+            "HERALD_DEMO_TEAMS_APP_ID" => Some(teams_config.bot_app_id.clone()),
+            "HERALD_DEMO_TEAMS_APP_PASSWORD" => Some(teams_config.bot_app_password.clone()),
+            "HERALD_DEMO_TEAMS_TENANT" => Some(teams_config.tenant_id.clone()),
             other => std::env::var(other).ok(),
         };
         let registry = builtin_registry();
         let loaded = config::load(DEMO_CONFIG, "config/demo.toml", &registry, &lookup)?;
         let herald = crate::service::start(loaded).await?;
         let base = format!("http://{}", herald.addr);
-        Ok(World { emulator, herald, base, api_key, http: reqwest::Client::new(), _store: store })
+        Ok(World { emulator, teams, herald, base, api_key, http: reqwest::Client::new(), _store: store })
     }
 
     /// Stop herald and the emulator.
     pub async fn stop(self) {
         self.herald.shutdown().await;
         self.emulator.shutdown().await;
+        self.teams.shutdown();
     }
 
     /// Call herald's API.
