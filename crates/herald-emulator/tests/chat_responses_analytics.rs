@@ -111,7 +111,7 @@ async fn canned_responses() {
     assert_eq!(r.body["substitutions"][0]["id"], "order_id");
     assert_eq!(r.body["substitutions"][0]["defaultValue"], "(unknown)");
     let r = e.get(&format!("/api/v2/responsemanagement/responses?libraryId={LIBRARY}")).await;
-    assert_eq!(r.body["total"], 2);
+    assert_eq!(r.body["total"], 3, "the seeded Proactive library holds three responses");
     let r = e.get("/api/v2/responsemanagement/responses").await;
     assert_eq!(r.fields(), vec!["libraryId"]);
     let r =
