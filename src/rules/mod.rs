@@ -9,6 +9,9 @@ mod time_window;
 mod validate;
 mod vars;
 
+#[cfg(test)]
+mod tests;
+
 pub use config::{RuleAction, RuleConditions, RuleConfig, RuleTarget};
 pub use engine::RuleEngine;
 pub use time_window::TimeWindow;
