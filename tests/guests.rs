@@ -1,12 +1,12 @@
 //! Headless guests against the in-process emulator: the guest client's protocol handling (echo, answers, read-only
-//! disconnect and startNew, 4029 back-off and resend, session expiry, history) and `run_load`, with counts checked
-//! against the emulator's transcripts. The 1,000-guest run is `#[ignore]`d: run it explicitly (see
-//! docs/benchmarks-guests.md).
+//! disconnect and startNew, 4029 back-off and resend, session expiry, history) and `run_load` for both guest kinds
+//! (web messaging and legacy web chat), with counts checked against the emulator's transcripts. The 1,000-guest runs
+//! are `#[ignore]`d: run them explicitly (see docs/benchmarks-guests.md).
 
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use herald::guests::{run_load, LoadPlan, Script};
+use herald::guests::{run_load, Kind, LoadPlan, LoadSummary, Script};
 use herald_emulator::{Emulator, EmulatorConfig, EmulatorHandle};
 use herald_webmessaging::guest::{GuestClient, GuestConfig, GuestError, GuestEvent};
 
@@ -184,6 +184,69 @@ async fn fifty_guests_counts_match_the_emulator_transcripts() {
     emu.shutdown().await;
 }
 
+/// The default org's legacy chat deployment and organization id.
+fn chat_ids(cfg: &EmulatorConfig) -> (String, String) {
+    let dep = cfg.chat_deployments.first().map(|d| d.id.clone()).unwrap_or_default();
+    (cfg.org.id.clone(), dep)
+}
+
+/// Checks a web chat run's summary against the emulator: one chat per guest, every guest message in a transcript,
+/// every agent answer received, every chat ended by the guest leaving.
+fn check_webchat_counts(emu: &EmulatorHandle, s: &LoadSummary, guests: usize) {
+    let control = emu.control();
+    let convs = control.conversations();
+    assert_eq!(convs.len(), guests, "{s:?}");
+    assert!(convs.iter().all(|c| c.media == "chat"), "{convs:?}");
+    let (mut inbound, mut outbound) = (0u64, 0u64);
+    for c in &convs {
+        for line in control.transcript(&c.id).unwrap_or_default() {
+            if line.direction == "inbound" {
+                inbound += 1;
+            } else {
+                outbound += 1;
+            }
+        }
+    }
+    assert_eq!(inbound, s.messages_sent, "{s:?}");
+    assert_eq!(outbound, s.messages_received, "{s:?}");
+    assert_eq!(control.counters().guest_messages, s.messages_sent);
+    assert!(convs.iter().all(|c| c.state == "disconnected"), "a guest did not leave: {convs:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn twenty_webchat_guests_counts_match_the_emulator_transcripts() {
+    let cfg = org(100);
+    let (org_id, dep) = chat_ids(&cfg);
+    let emu = start(cfg).await;
+    let mut plan = LoadPlan::webchat(emu.base_url(), org_id, dep, "Support", 20, Duration::from_secs(3));
+    plan.rate = 200.0;
+    plan.script = chat_script();
+    assert_eq!(plan.kind, Kind::Webchat);
+    let s = run_load(plan).await;
+    assert_eq!(s.sessions_opened, 20, "{s:?}");
+    assert_eq!(s.peak_concurrent, 20, "{s:?}");
+    assert!(s.errors.is_empty(), "{:?}", s.errors);
+    assert_eq!(s.messages_sent, 20);
+    assert_eq!(s.messages_echoed, 20, "every guest sees its own message on its event stream");
+    assert_eq!(s.latency_samples, 20);
+    assert!(s.messages_received >= 20, "{s:?}");
+    check_webchat_counts(&emu, &s, 20);
+    emu.shutdown().await;
+}
+
+#[tokio::test]
+async fn webchat_guests_with_a_wrong_organization_count_invalid_errors() {
+    let cfg = org(10);
+    let (_, dep) = chat_ids(&cfg);
+    let emu = start(cfg).await;
+    let plan = LoadPlan::webchat(emu.base_url(), "no-such-org", dep, "Support", 3, Duration::from_secs(1));
+    let s = run_load(plan).await;
+    assert_eq!(s.sessions_opened, 0, "{s:?}");
+    assert_eq!(s.errors.get("invalid"), Some(&3), "{:?}", s.errors);
+    assert!(emu.control().conversations().is_empty());
+    emu.shutdown().await;
+}
+
 /// The 1,000-guest run (results in docs/benchmarks-guests.md):
 /// `cargo test --release --test guests -- --ignored --nocapture thousand_guests`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -207,6 +270,34 @@ async fn thousand_guests() {
     println!("emulator: guest messages {}, agent messages {}", c.guest_messages, c.agent_messages);
     assert_eq!(s.sessions_opened as usize, count);
     assert_eq!(s.peak_concurrent as usize, count);
+    assert_eq!(c.guest_messages, s.messages_sent);
+    emu.shutdown().await;
+}
+
+/// The 1,000-guest legacy web chat run (results in docs/benchmarks-guests.md):
+/// `cargo test --release --test guests -- --ignored --nocapture thousand_webchat_guests`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore]
+async fn thousand_webchat_guests() {
+    let count: usize = std::env::var("GUESTS").ok().and_then(|v| v.parse().ok()).unwrap_or(1000);
+    let secs: u64 = std::env::var("GUESTS_SECS").ok().and_then(|v| v.parse().ok()).unwrap_or(30);
+    let cfg = org(count as u32);
+    let (org_id, dep) = chat_ids(&cfg);
+    let emu = start(cfg).await;
+    let mut plan = LoadPlan::webchat(emu.base_url(), org_id, dep, "Support", count, Duration::from_secs(secs));
+    plan.rate = 200.0;
+    plan.progress = true;
+    plan.script = Script::parse(
+        "repeat = true\n[[steps]]\nsay = \"guest {guest} message {n}\"\n[[steps]]\nwait = \"answer\"\ntimeout_ms = 10000\n[[steps]]\nthink_ms = 1000\n",
+        false,
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let s = run_load(plan).await;
+    println!("{}", s.to_text());
+    println!("{}", serde_json::to_string(&s).unwrap_or_default());
+    let c = emu.control().counters();
+    println!("emulator: guest messages {}, agent messages {}", c.guest_messages, c.agent_messages);
+    assert_eq!(s.sessions_opened as usize, count);
     assert_eq!(c.guest_messages, s.messages_sent);
     emu.shutdown().await;
 }

@@ -1,11 +1,14 @@
-//! The load run: N headless web messaging guests ramped at R new sessions per second, each running its script until
-//! the run's end, then closing. One task per guest; no background work inside the guest client.
+//! The load run: N headless guests ramped at R new sessions per second, each running its script until the run's
+//! end, then closing. One task per guest; no background work inside the runner.
+//!
+//! The runner is written once over [`LoadGuest`], the little a script needs from a guest (open, say, next event,
+//! what an event means, close); `webmessaging.rs` and `webchat.rs` implement it for the two guest kinds.
 
+use std::future::Future;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
-use herald_webmessaging::guest::{GuestClient, GuestConfig, GuestError, GuestEvent};
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 
@@ -13,8 +16,51 @@ use super::script::{render, Step, WaitFor};
 use super::stats::{LoadSummary, Stats};
 use super::LoadPlan;
 
-/// Runs the plan to its end and summarises it. Never fails: problems are counted in the summary's errors.
-pub async fn run_load(plan: LoadPlan) -> LoadSummary {
+/// What an event means to a `wait` step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Hit {
+    /// The awaited answer or echo arrived (a latency sample).
+    Done,
+    /// The platform rejected the awaited message (no latency sample; the error is counted by `account`).
+    Failed,
+}
+
+/// One guest of a load run, whatever its protocol. Errors are short stable labels (`connect`, `timeout`,
+/// `closed`, an error code or class) counted in the summary.
+pub(super) trait LoadGuest: Sized + Send + 'static {
+    /// An event the guest receives.
+    type Event: Send;
+    /// What a sent message is recognised by (a tracing id, a message id).
+    type Sent: Send + Sync;
+
+    /// Opens guest number `idx`'s session (connected and able to send).
+    fn open(idx: usize, plan: &LoadPlan) -> impl Future<Output = Result<Self, String>> + Send;
+
+    /// Sends `text`. A guest whose conversation has ended starts a new one and sends again, counting it in
+    /// `stats.restarts`.
+    fn say(
+        &mut self,
+        text: &str,
+        plan: &LoadPlan,
+        stats: &Stats,
+    ) -> impl Future<Output = Result<Self::Sent, String>> + Send;
+
+    /// The next event, `Ok(None)` when none arrived within `left`, an error when the guest can receive no more.
+    fn next_event(&mut self, left: Duration) -> impl Future<Output = Result<Option<Self::Event>, String>> + Send;
+
+    /// Counts what `ev` says (answers received, echoes, errors).
+    fn account(&self, stats: &Stats, ev: &Self::Event);
+
+    /// Whether `ev` ends a wait for `what` of the message `sent`.
+    fn hit(&self, ev: &Self::Event, what: WaitFor, sent: &Self::Sent) -> Option<Hit>;
+
+    /// Ends the session (best effort).
+    fn close(self) -> impl Future<Output = ()> + Send;
+}
+
+/// Runs the plan to its end with guests of kind `G` and summarises it. Never fails: problems are counted in the
+/// summary's errors.
+pub(super) async fn run_load<G: LoadGuest>(plan: LoadPlan) -> LoadSummary {
     let plan = Arc::new(plan);
     let stats = Arc::new(Stats::default());
     let start = Instant::now();
@@ -28,7 +74,7 @@ pub async fn run_load(plan: LoadPlan) -> LoadSummary {
             break;
         }
         tokio::time::sleep_until(at).await;
-        guests.spawn(guest(idx, plan.clone(), stats.clone(), deadline));
+        guests.spawn(guest::<G>(idx, plan.clone(), stats.clone(), deadline));
     }
     // Guests end at the deadline; the grace covers their closing handshakes.
     let grace = deadline + Duration::from_secs(15);
@@ -64,78 +110,56 @@ async fn progress_lines(stats: Arc<Stats>, start: Instant, deadline: Instant) {
     }
 }
 
-/// Counts what an event says.
-fn account(stats: &Stats, ev: &GuestEvent) {
-    match ev {
-        GuestEvent::Message(m)
-            if m.direction == herald_webmessaging::guest::Direction::Outbound && m.text.is_some() =>
-        {
-            Stats::bump(&stats.received)
-        }
-        GuestEvent::Message(m) if m.tracing_id.is_some() && !m.is_response => Stats::bump(&stats.echoed),
-        GuestEvent::Error { code, .. } => stats.error(code.to_string()),
-        GuestEvent::RateLimited { .. } => stats.error("4029"),
-        GuestEvent::SessionExpired => stats.error("4006"),
-        _ => {}
-    }
-}
-
-/// Reads events until `until`, counting them, and returns the first one `stop` accepts (`None` at `until`).
-async fn pump<F>(
-    g: &mut GuestClient,
+/// Reads events until `until`, counting them; with `want`, returns as soon as an event ends that wait (`None` at
+/// `until`).
+async fn pump<G: LoadGuest>(
+    g: &mut G,
     stats: &Stats,
     until: Instant,
-    mut stop: F,
-) -> Result<Option<GuestEvent>, GuestError>
-where
-    F: FnMut(&GuestEvent) -> bool,
-{
+    want: Option<(WaitFor, &G::Sent)>,
+) -> Result<Option<Hit>, String> {
     loop {
         let left = until.saturating_duration_since(Instant::now());
         if left.is_zero() {
             return Ok(None);
         }
-        match g.next_event(left).await {
-            Ok(ev) => {
-                account(stats, &ev);
-                if stop(&ev) {
-                    return Ok(Some(ev));
-                }
+        let Some(ev) = g.next_event(left).await? else {
+            return Ok(None);
+        };
+        g.account(stats, &ev);
+        if let Some((what, sent)) = want {
+            if let Some(hit) = g.hit(&ev, what, sent) {
+                return Ok(Some(hit));
             }
-            Err(GuestError::Timeout(..)) => return Ok(None),
-            Err(e) => return Err(e),
         }
     }
 }
 
-async fn guest(idx: usize, plan: Arc<LoadPlan>, stats: Arc<Stats>, deadline: Instant) {
-    let mut config = GuestConfig::new(plan.ws_base.clone(), plan.deployment_id.clone());
-    config.api_base = plan.api_base.clone();
-    config.connect_timeout = plan.connect_timeout;
-    let mut g = match GuestClient::connect(config).await {
+async fn guest<G: LoadGuest>(idx: usize, plan: Arc<LoadPlan>, stats: Arc<Stats>, deadline: Instant) {
+    let mut g = match G::open(idx, &plan).await {
         Ok(g) => g,
-        Err(e) => {
-            stats.error(e.label());
+        Err(label) => {
+            stats.error(label);
             return;
         }
     };
     stats.connected();
-    if let Err(e) = script(idx, &plan, &stats, &mut g, deadline).await {
-        stats.error(e.label());
+    if let Err(label) = script(idx, &plan, &stats, &mut g, deadline).await {
+        stats.error(label);
     }
     stats.disconnected();
     let _ = tokio::time::timeout(Duration::from_secs(5), g.close()).await;
 }
 
-async fn script(
+async fn script<G: LoadGuest>(
     idx: usize,
     plan: &LoadPlan,
     stats: &Stats,
-    g: &mut GuestClient,
+    g: &mut G,
     deadline: Instant,
-) -> Result<(), GuestError> {
+) -> Result<(), String> {
     let mut n: u64 = 0;
-    let mut last: Option<(String, Instant)> = None;
+    let mut last: Option<(G::Sent, Instant)> = None;
     'run: loop {
         for step in &plan.script.steps {
             if Instant::now() >= deadline {
@@ -145,37 +169,23 @@ async fn script(
                 Step::Say(text) => {
                     n += 1;
                     let text = render(text, idx, n);
-                    let sent = match g.send_text(&text).await {
-                        Err(GuestError::ReadOnly) => {
-                            g.start_new(plan.connect_timeout).await?;
-                            Stats::bump(&stats.restarts);
-                            g.send_text(&text).await
-                        }
-                        other => other,
-                    };
-                    let tr = sent?;
+                    // Latency runs from the start of the send: a chat answer can arrive before the POST returns.
+                    let t0 = Instant::now();
+                    let sent = g.say(&text, plan, stats).await?;
                     Stats::bump(&stats.sent);
-                    last = Some((tr, Instant::now()));
+                    last = Some((sent, t0));
                 }
                 Step::Think(d) => {
-                    pump(g, stats, (Instant::now() + *d).min(deadline), |_| false).await?;
+                    pump(g, stats, (Instant::now() + *d).min(deadline), None).await?;
                 }
                 Step::Wait(what, timeout) => {
-                    let Some((tr, t0)) = last.take() else {
+                    let Some((sent, t0)) = last.take() else {
                         continue;
                     };
                     let until = (Instant::now() + *timeout).min(deadline);
-                    let hit = pump(g, stats, until, |e| {
-                        let done = match what {
-                            WaitFor::Answer => e.as_outbound_text().is_some(),
-                            WaitFor::Echo => e.is_echo_of(&tr),
-                        };
-                        done || matches!(e, GuestEvent::Error { tracing_id: Some(t), .. } if *t == tr)
-                    })
-                    .await?;
-                    match hit {
-                        Some(GuestEvent::Error { .. }) => {}
-                        Some(_) => stats.latency(t0.elapsed()),
+                    match pump(g, stats, until, Some((*what, &sent))).await? {
+                        Some(Hit::Failed) => {}
+                        Some(Hit::Done) => stats.latency(t0.elapsed()),
                         None if Instant::now() < deadline => stats.error("timeout"),
                         None => {}
                     }
@@ -187,6 +197,6 @@ async fn script(
         }
     }
     // Stay connected (and keep counting answers) until the run ends.
-    pump(g, stats, deadline, |_| false).await?;
+    pump(g, stats, deadline, None).await?;
     Ok(())
 }
