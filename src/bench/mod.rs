@@ -5,10 +5,12 @@
 //! with a fixed number of concurrent clients. Every 202 means the notification was fsync'd. The load generator runs
 //! in the same process and on the same two cores, so the figures are a floor for a dedicated machine.
 
+mod ingest;
 mod intake;
 
 use clap::Subcommand;
 
+pub use ingest::{run_ingest, IngestArgs, IngestReport};
 pub use intake::{run_intake, IntakeArgs, IntakeReport};
 
 /// `herald bench ...`.
@@ -16,6 +18,8 @@ pub use intake::{run_intake, IntakeArgs, IntakeReport};
 pub enum BenchCommand {
     /// Durable intake: notifications accepted per second and intake latency percentiles.
     Intake(IntakeArgs),
+    /// Event ingest: notification frames parsed, mapped to sessions and applied to the durable store, per second.
+    Ingest(IngestArgs),
 }
 
 /// Run a benchmark and print its report.
@@ -23,6 +27,11 @@ pub async fn run(command: BenchCommand) -> anyhow::Result<std::process::ExitCode
     match command {
         BenchCommand::Intake(args) => {
             let report = run_intake(&args).await?;
+            println!("{}", report.markdown(&args));
+            Ok(std::process::ExitCode::SUCCESS)
+        }
+        BenchCommand::Ingest(args) => {
+            let report = run_ingest(&args).await?;
             println!("{}", report.markdown(&args));
             Ok(std::process::ExitCode::SUCCESS)
         }
