@@ -43,6 +43,7 @@ pub struct ReferenceStore {
     path: Option<PathBuf>,
     data: RwLock<Data>,
     config_links: HashMap<String, String>,
+    config_by_aad: HashMap<String, String>,
 }
 
 impl ReferenceStore {
@@ -56,7 +57,12 @@ impl ReferenceStore {
             }
             _ => Data::default(),
         };
-        Ok(ReferenceStore { path, data: RwLock::new(data), config_links: config_links.iter().cloned().collect() })
+        Ok(ReferenceStore {
+            path,
+            data: RwLock::new(data),
+            config_links: config_links.iter().cloned().collect(),
+            config_by_aad: config_links.iter().map(|(g, a)| (a.clone(), g.clone())).collect(),
+        })
     }
 
     fn persist(&self, data: &Data) {
@@ -138,7 +144,13 @@ impl ReferenceStore {
 
     /// The Genesys user linked to a Teams user.
     pub fn genesys_of(&self, aad_id: &str) -> Option<String> {
-        self.links().into_iter().find(|(_, a)| a == aad_id).map(|(g, _)| g)
+        let d = self.data.read();
+        if let Some((g, _)) = d.links.iter().find(|(_, a)| a.as_str() == aad_id) {
+            return Some(g.clone());
+        }
+        // A config link counts unless a bot-made link re-linked its Genesys user elsewhere.
+        let g = self.config_by_aad.get(aad_id)?;
+        (!d.links.contains_key(g)).then(|| g.clone())
     }
 
     /// Every link as `(genesys user id, aad id)`, sorted.

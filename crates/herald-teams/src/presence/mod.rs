@@ -229,7 +229,7 @@ impl Engine {
             self.stats.incr(names::GUARD_ON_QUEUE);
             return;
         }
-        if current_def.as_deref() == Some(definition.as_str()) {
+        if self.echo.is_noop(&agent, Direction::ToGenesys, &definition, current_def.as_deref()) {
             return;
         }
         self.echo.remember(&agent, Direction::ToGenesys, &definition);
@@ -308,7 +308,7 @@ impl Engine {
         };
         let Some(aad) = self.refs.teams_of(agent) else { return };
         let teams_now = self.agents.lock().get(agent).and_then(|s| s.teams_availability.clone());
-        if teams_now.as_deref() == Some(availability.as_str()) {
+        if self.echo.is_noop(agent, Direction::ToTeams, &availability, teams_now.as_deref()) {
             return;
         }
         self.echo.remember(agent, Direction::ToTeams, &availability);

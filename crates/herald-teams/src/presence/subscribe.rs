@@ -33,6 +33,8 @@ pub async fn run(engine: Arc<Engine>, cancel: CancellationToken) {
         Duration::from_secs(engine.settings().renew_before_secs).min(Duration::from_secs(minutes as u64 * 30));
     let mut links = engine.links_receiver();
     let mut subs: Vec<String> = Vec::new();
+    // The first creation may run before herald's listener is up (the handshake then fails): retry soon, backing off.
+    let mut failures = 0u32;
     loop {
         for id in subs.drain(..) {
             let _ = engine.graph().delete_subscription(&id).await;
@@ -68,11 +70,12 @@ pub async fn run(engine: Arc<Engine>, cancel: CancellationToken) {
             }
         });
         engine.request_resync();
+        failures = if ok { 0 } else { failures.saturating_add(1) };
         loop {
             let wait = if ok {
                 Duration::from_secs(minutes as u64 * 60).saturating_sub(renew_before)
             } else {
-                Duration::from_secs(30)
+                Duration::from_millis(250u64.saturating_mul(1 << failures.min(7))).min(Duration::from_secs(30))
             };
             tokio::select! {
                 _ = cancel.cancelled() => {
