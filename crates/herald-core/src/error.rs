@@ -233,10 +233,8 @@ mod tests {
 
     #[test]
     fn rate_limited_is_retryable_and_shows_delay() {
-        let e = ChannelError::RateLimited {
-            retry_after: Some(Duration::from_secs(3)),
-            correlation_id: Some("c-1".into()),
-        };
+        let e =
+            ChannelError::RateLimited { retry_after: Some(Duration::from_secs(3)), correlation_id: Some("c-1".into()) };
         assert!(e.class().is_retryable());
         assert_eq!(e.correlation_id(), Some("c-1"));
         assert!(e.to_string().contains("retry after 3.0s"));

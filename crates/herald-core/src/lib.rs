@@ -18,7 +18,9 @@ pub mod store;
 pub mod target;
 pub mod template;
 
-pub use channel::{ChannelContext, Delivery, DeliveryMode, Health, HealthStatus, HttpInbound, MessagingChannel, PresenceSync};
+pub use channel::{
+    ChannelContext, Delivery, DeliveryMode, Health, HealthStatus, HttpInbound, MessagingChannel, PresenceSync,
+};
 pub use error::{ChannelError, ConfigProblem, ErrorClass, StoreError};
 pub use event::{Event, EventKind, EventSink, PresenceSource, Sender};
 pub use notification::{

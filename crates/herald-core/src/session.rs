@@ -154,7 +154,12 @@ pub struct Session {
 
 impl Session {
     /// A new open session with nothing but its ids.
-    pub fn new(conversation_id: impl Into<String>, integration: impl Into<String>, media: MediaKind, now: DateTime<Utc>) -> Self {
+    pub fn new(
+        conversation_id: impl Into<String>,
+        integration: impl Into<String>,
+        media: MediaKind,
+        now: DateTime<Utc>,
+    ) -> Self {
         Session {
             conversation_id: conversation_id.into(),
             integration: integration.into(),
@@ -180,20 +185,12 @@ impl Session {
 
     /// The connected agent participant, if any (the last one connected wins).
     pub fn connected_agent(&self) -> Option<&Participant> {
-        self.participants
-            .iter()
-            .rev()
-            .find(|p| p.purpose == "agent" && p.state == "connected")
+        self.participants.iter().rev().find(|p| p.purpose == "agent" && p.state == "connected")
     }
 
     /// The communication id an agent-side send must use: the connected agent's connected communication.
     pub fn agent_communication_id(&self) -> Option<&str> {
-        self.connected_agent()?
-            .communications
-            .iter()
-            .rev()
-            .find(|c| c.state == "connected")
-            .map(|c| c.id.as_str())
+        self.connected_agent()?.communications.iter().rev().find(|c| c.state == "connected").map(|c| c.id.as_str())
     }
 
     /// The customer participant, if known.
