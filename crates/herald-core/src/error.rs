@@ -197,6 +197,13 @@ impl From<sled::Error> for StoreError {
     }
 }
 
+/// A store failure while delivering is transient: the dispatcher retries once the store answers again.
+impl From<StoreError> for ChannelError {
+    fn from(e: StoreError) -> Self {
+        ChannelError::transient(format!("the session store failed: {e}"))
+    }
+}
+
 /// One problem found in a configuration, with the key path where it was found.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct ConfigProblem {

@@ -214,6 +214,30 @@ impl Session {
     pub fn belongs_to(&self, key: &str) -> bool {
         self.customer.keys().contains(&key)
     }
+
+    /// The newer of two versions of a session (by `updated_at`; `a` wins ties), or whichever exists.
+    pub fn newest(a: Option<Session>, b: Option<Session>) -> Option<Session> {
+        match (a, b) {
+            (Some(a), Some(b)) => Some(if b.updated_at > a.updated_at { b } else { a }),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// Merge `more` into `sessions`, keeping the newer version of each conversation, then order by most recent
+    /// activity first. Adapters use it to combine what the store knows with what they have seen since.
+    pub fn merge_newest(sessions: &mut Vec<Session>, more: impl IntoIterator<Item = Session>) {
+        for other in more {
+            match sessions.iter_mut().find(|s| s.conversation_id == other.conversation_id) {
+                Some(slot) => {
+                    if other.updated_at > slot.updated_at {
+                        *slot = other;
+                    }
+                }
+                None => sessions.push(other),
+            }
+        }
+        sessions.sort_by_key(|s| std::cmp::Reverse(s.updated_at));
+    }
 }
 
 #[cfg(test)]
@@ -249,6 +273,23 @@ mod tests {
         assert_eq!(s.agent_name(), Some("Bo"));
         s.participants[1].state = "disconnected".into();
         assert_eq!(s.agent_communication_id(), None);
+    }
+
+    #[test]
+    fn newest_and_merge_keep_the_latest_version() {
+        let t0 = Utc::now();
+        let mut old = Session::new("c1", "wm", MediaKind::WebMessaging, t0);
+        old.updated_at = t0 - chrono::Duration::seconds(10);
+        let new = Session::new("c1", "wm", MediaKind::WebMessaging, t0);
+        assert_eq!(Session::newest(Some(old.clone()), Some(new.clone())), Some(new.clone()));
+        assert_eq!(Session::newest(None, Some(old.clone())), Some(old.clone()));
+        let mut list = vec![old.clone()];
+        let mut other = Session::new("c2", "wm", MediaKind::WebMessaging, t0);
+        other.updated_at = t0 - chrono::Duration::seconds(5);
+        Session::merge_newest(&mut list, [new.clone(), other.clone()]);
+        assert_eq!(list, vec![new.clone(), other.clone()]);
+        Session::merge_newest(&mut list, [old]);
+        assert_eq!(list, vec![new, other], "an older version never replaces a newer one");
     }
 
     #[test]

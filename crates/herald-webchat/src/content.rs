@@ -7,12 +7,10 @@
 //! against the 4,000-character chat limit before anything is sent, so an over-long body fails as `Invalid`
 //! naming `body` without costing a request.
 
-use std::collections::BTreeMap;
-
 use herald_core::{ChannelError, Content, Session};
 use herald_genesys::models::chat::ChatMessageRequest;
 use herald_genesys::validate::validate_chat_message;
-use herald_webmessaging::canned::{render_response, BUILT_INS};
+use herald_webmessaging::canned::{render_response, render_template};
 
 use crate::adapter::Inner;
 
@@ -67,38 +65,12 @@ pub(crate) async fn render(inner: &Inner, content: &Content, session: &Session) 
     Ok(text)
 }
 
-fn render_template(
-    template: &str,
-    variables: &BTreeMap<String, String>,
-    session: &Session,
-) -> Result<String, ChannelError> {
-    let lookup = |name: &str| -> Option<String> {
-        if let Some(v) = variables.get(name) {
-            return Some(v.clone());
-        }
-        match name {
-            "AGENT_NAME" | "AGENT_ALIAS" => session.agent_name().map(str::to_string),
-            "CUSTOMER_NAME" => session.customer.name.clone(),
-            "conversation_id" => Some(session.conversation_id.clone()),
-            _ => session.attributes.get(name).cloned(),
-        }
-    };
-    herald_core::template::render(template, lookup).map_err(|m| {
-        let name = m.name;
-        let why = if BUILT_INS.contains(&name.as_str()) {
-            "has no value: the chat does not carry it yet".to_string()
-        } else {
-            "has no value: it is neither in the notification's variables nor a participant attribute".to_string()
-        };
-        ChannelError::invalid(format!("variables.{name}"), why, format!("add \"{name}\": \"...\" to content.variables"))
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use chrono::Utc;
     use herald_core::MediaKind;
+    use std::collections::BTreeMap;
 
     #[test]
     fn body_limit_and_template_names_missing_variable() {

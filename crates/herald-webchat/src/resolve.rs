@@ -13,7 +13,7 @@
 
 use herald_core::{ChannelError, MediaKind, Session, SessionQuery, Target};
 
-use crate::adapter::{newest, store_error, Inner};
+use crate::adapter::Inner;
 
 /// Resolves `target` to a chat session (see the module docs).
 pub(crate) async fn resolve(inner: &Inner, target: &Target) -> Result<Session, ChannelError> {
@@ -58,20 +58,10 @@ async fn sessions_of(inner: &Inner, key: &str) -> Result<Vec<Session>, ChannelEr
         limit: 50,
         ..Default::default()
     };
-    let mut found = rt.ctx.sessions.query(&query).await.map_err(store_error)?;
+    let mut found = rt.ctx.sessions.query(&query).await?;
     let cached: Vec<Session> = inner.cache.lock().values().filter(|s| s.belongs_to(key)).cloned().collect();
-    for c in cached {
-        match found.iter_mut().find(|s| s.conversation_id == c.conversation_id) {
-            Some(slot) => {
-                if let Some(n) = newest(Some(slot.clone()), Some(c)) {
-                    *slot = n;
-                }
-            }
-            None => found.push(c),
-        }
-    }
+    Session::merge_newest(&mut found, cached);
     found.retain(|s| s.media == MediaKind::WebChat);
-    found.sort_by_key(|s| std::cmp::Reverse(s.updated_at));
     Ok(found)
 }
 

@@ -66,9 +66,9 @@ impl Inner {
     /// The session of `conversation_id` known to the store or the cache, whichever is newer.
     pub async fn known_session(&self, conversation_id: &str) -> Result<Option<Session>, ChannelError> {
         let rt = self.runtime()?;
-        let stored = rt.ctx.sessions.get(conversation_id).await.map_err(store_error)?;
+        let stored = rt.ctx.sessions.get(conversation_id).await?;
         let cached = self.cache.lock().get(conversation_id).cloned();
-        Ok(newest(stored, cached))
+        Ok(Session::newest(stored, cached))
     }
 
     /// Remembers `session` in the cache unless the cache holds something newer; closed sessions leave it.
@@ -134,19 +134,6 @@ impl Inner {
         }
         Ok(session)
     }
-}
-
-/// The newer of two versions of a session.
-pub(crate) fn newest(a: Option<Session>, b: Option<Session>) -> Option<Session> {
-    match (a, b) {
-        (Some(a), Some(b)) => Some(if b.updated_at > a.updated_at { b } else { a }),
-        (a, b) => a.or(b),
-    }
-}
-
-/// A store failure during a delivery: transient (the dispatcher retries).
-pub(crate) fn store_error(e: herald_core::StoreError) -> ChannelError {
-    ChannelError::transient(format!("the session store failed: {e}"))
 }
 
 /// The web messaging adapter of one integration (see the crate docs).

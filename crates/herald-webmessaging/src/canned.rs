@@ -71,6 +71,34 @@ pub fn render_response_json(
     render_response(&typed, session, variables)
 }
 
+/// Fill a herald template (`Content::Template`): each `{{name}}` from the notification's variables first, then the
+/// built-ins (`AGENT_NAME`, `AGENT_ALIAS`, `CUSTOMER_NAME`), `conversation_id`, then the session's participant
+/// attributes. A name with no value is `Invalid` naming `variables.<name>`. Shared by the web messaging and web
+/// chat adapters so both fill templates the same way.
+pub fn render_template(
+    template: &str,
+    variables: &BTreeMap<String, String>,
+    session: &Session,
+) -> Result<String, ChannelError> {
+    let lookup = |name: &str| -> Option<String> {
+        variables
+            .get(name)
+            .cloned()
+            .or_else(|| built_in(name, session))
+            .or_else(|| (name == "conversation_id").then(|| session.conversation_id.clone()))
+            .or_else(|| session.attributes.get(name).cloned())
+    };
+    herald_core::template::render(template, lookup).map_err(|m| {
+        let name = m.name;
+        let why = if BUILT_INS.contains(&name.as_str()) {
+            "has no value: the conversation does not carry it yet".to_string()
+        } else {
+            "has no value: it is neither in the notification's variables nor a participant attribute".to_string()
+        };
+        ChannelError::invalid(format!("variables.{name}"), why, format!("add \"{name}\": \"...\" to content.variables"))
+    })
+}
+
 fn built_in_label(name: &str) -> &'static str {
     match name {
         "AGENT_NAME" | "AGENT_ALIAS" => "agent's name (no agent has joined yet)",

@@ -5,14 +5,13 @@
 //! and rendered by [`crate::canned::render_response`]. The result is checked against the web messaging limit
 //! before any send, so an over-long text fails as `Invalid` naming `textBody` without costing a request.
 
-use std::collections::BTreeMap;
 
 use herald_core::{ChannelError, Content, Session};
 use herald_genesys::models::messaging::{AdditionalMessage, MessengerType};
 use herald_genesys::validate::validate_additional_message;
 
 use crate::adapter::Inner;
-use crate::canned::{render_response, BUILT_INS};
+use crate::canned::{render_response, render_template};
 
 /// Checks what can be checked before resolving the target: plain text length and emptiness.
 pub(crate) fn precheck(content: &Content) -> Result<(), ChannelError> {
@@ -59,33 +58,6 @@ pub(crate) async fn render(inner: &Inner, content: &Content, session: &Session) 
         }
     };
     Ok(text)
-}
-
-fn render_template(
-    template: &str,
-    variables: &BTreeMap<String, String>,
-    session: &Session,
-) -> Result<String, ChannelError> {
-    let lookup = |name: &str| -> Option<String> {
-        if let Some(v) = variables.get(name) {
-            return Some(v.clone());
-        }
-        match name {
-            "AGENT_NAME" | "AGENT_ALIAS" => session.agent_name().map(str::to_string),
-            "CUSTOMER_NAME" => session.customer.name.clone(),
-            "conversation_id" => Some(session.conversation_id.clone()),
-            _ => session.attributes.get(name).cloned(),
-        }
-    };
-    herald_core::template::render(template, lookup).map_err(|m| {
-        let name = m.name;
-        let why = if BUILT_INS.contains(&name.as_str()) {
-            "has no value: the conversation does not carry it yet".to_string()
-        } else {
-            "has no value: it is neither in the notification's variables nor a participant attribute".to_string()
-        };
-        ChannelError::invalid(format!("variables.{name}"), why, format!("add \"{name}\": \"...\" to content.variables"))
-    })
 }
 
 /// The messenger type of a session's media (web messaging unless the session says otherwise).
