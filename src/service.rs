@@ -10,8 +10,8 @@ use chrono::Utc;
 use herald_core::store::memory::{MemoryOutbox, MemorySessionStore};
 use herald_core::store::sled::{SledOptions, SledStore};
 use herald_core::{
-    ChannelContext, ConfigProblem, Event, EventKind, EventSink, NotificationStatus, Outbox, OutboxFilter, Registry,
-    SessionState, SessionStore, Transition,
+    ChannelContext, ConfigProblem, Event, EventKind, EventSink, NotificationStatus, Outbox, OutboxFilter, SessionState,
+    SessionStore, Transition,
 };
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -102,8 +102,9 @@ pub fn open_store(loaded: &LoadedConfig) -> Result<Stores, ServiceError> {
     Ok((Arc::new(store.clone()), Arc::new(store)))
 }
 
-/// Build every integration through the registry.
-pub fn build_routes(loaded: &LoadedConfig, registry: &Registry) -> Result<Channels, ServiceError> {
+/// Build every integration through the registry the config was loaded with (built-ins and plugins).
+pub fn build_routes(loaded: &LoadedConfig) -> Result<Channels, ServiceError> {
+    let registry = &loaded.registry;
     let mut routes = HashMap::new();
     let mut problems = Vec::new();
     for spec in &loaded.integrations {
@@ -130,7 +131,7 @@ pub fn build_routes(loaded: &LoadedConfig, registry: &Registry) -> Result<Channe
 pub async fn start(loaded: LoadedConfig) -> Result<RunningService, ServiceError> {
     crate::tls::install_crypto_provider();
     let (sessions, outbox) = open_store(&loaded)?;
-    let routes = Arc::new(build_routes(&loaded, &loaded.registry)?);
+    let routes = Arc::new(build_routes(&loaded)?);
     let config = &loaded.config;
     let shutdown = CancellationToken::new();
     let dispatcher = Dispatcher::new(outbox.clone(), (*routes).clone(), config.dispatcher.clone());

@@ -14,10 +14,6 @@ fn herald() -> Command {
     c
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("free port")
-}
-
 #[test]
 fn config_check_reports_every_problem_with_its_path() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -59,7 +55,7 @@ fn config_check_reports_every_problem_with_its_path() {
 async fn send_outbox_sessions_and_graceful_sigterm() {
     let dir = tempfile::tempdir().expect("tempdir");
     let (receiver, url) = Receiver::start().await;
-    let port = free_port();
+    let port = support::free_port();
     let base = format!("http://127.0.0.1:{port}");
     let config = dir.path().join("herald.toml");
     let store = dir.path().join("store");

@@ -12,10 +12,6 @@ use parking_lot::Mutex;
 use serde_json::json;
 use support::{wait_final, Receiver, API_KEY};
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("free port")
-}
-
 fn spawn(config: &std::path::Path) -> Child {
     Command::new(env!("CARGO_BIN_EXE_herald"))
         .args(["serve", "--config"])
@@ -44,7 +40,7 @@ async fn wait_healthy(client: &reqwest::Client, base: &str) {
 async fn sigkill_loses_nothing_accepted_and_sends_nothing_twice() {
     let dir = tempfile::tempdir().expect("tempdir");
     let (receiver, url) = Receiver::start().await;
-    let port = free_port();
+    let port = support::free_port();
     let base = format!("http://127.0.0.1:{port}");
     let store = dir.path().join("herald.sled");
     let config_path = dir.path().join("herald.toml");

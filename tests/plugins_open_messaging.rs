@@ -27,10 +27,6 @@ async fn serve(app: axum::Router) -> String {
     format!("http://{addr}")
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("free port")
-}
-
 struct World {
     om: OpenMessagingState,
     om_base: String,
@@ -63,7 +59,7 @@ async fn world() -> World {
         .json()
         .await
         .expect("token json");
-    let port = free_port();
+    let port = support::free_port();
     let webhook_url = format!("http://127.0.0.1:{port}/open-messaging/webhook");
     let created: Value = client
         .post(format!("{om_base}/api/v2/conversations/messaging/integrations/open"))

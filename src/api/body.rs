@@ -43,14 +43,10 @@ pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Problem> {
 
 /// Decode a query string, naming the offending parameter.
 pub fn query<T: DeserializeOwned>(raw: Option<&str>) -> Result<T, Problem> {
-    let de = serde_urlencoded::Deserializer::new(form_urlencoded_parse(raw.unwrap_or("")));
+    let de = serde_urlencoded::Deserializer::new(url::form_urlencoded::parse(raw.unwrap_or("").as_bytes()));
     serde_path_to_error::deserialize(de).map_err(|e| {
         let path = e.path().to_string();
         let field = if path == "." { "(query)".to_string() } else { path };
         Problem::field(StatusCode::BAD_REQUEST, field, e.into_inner().to_string())
     })
-}
-
-fn form_urlencoded_parse(raw: &str) -> url::form_urlencoded::Parse<'_> {
-    url::form_urlencoded::parse(raw.as_bytes())
 }

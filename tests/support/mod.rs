@@ -21,6 +21,11 @@ pub fn client() -> reqwest::Client {
     reqwest::Client::new()
 }
 
+/// A loopback port that was free a moment ago (for a child process that must listen on a known port).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("free port")
+}
+
 /// An API key used by every test config.
 pub const API_KEY: &str = "test-key-0123456789abcdef";
 
