@@ -5,7 +5,6 @@
 //! and rendered by [`crate::canned::render_response`]. The result is checked against the web messaging limit
 //! before any send, so an over-long text fails as `Invalid` naming `textBody` without costing a request.
 
-
 use herald_core::{ChannelError, Content, Session};
 use herald_genesys::models::messaging::{AdditionalMessage, MessengerType};
 use herald_genesys::validate::validate_additional_message;
