@@ -215,3 +215,27 @@ async fn accepted_notifications_survive_a_crash() -> Result<(), StoreError> {
     assert!(next.record().seq > max_acked, "seq must continue after the crash");
     Ok(())
 }
+
+/// A directory held by a live store cannot be opened twice: `open` waits `lock_wait`, then fails naming the
+/// directory and what to do; once the first store is dropped, the same directory opens at once (sled's background
+/// writers may still hold the lock for a moment, which `open` waits out).
+#[tokio::test]
+async fn a_locked_directory_is_refused_by_name_and_opens_after_the_holder_closes() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
+    let first = open(dir.path());
+    let quick = SledOptions { lock_wait: std::time::Duration::from_millis(100), ..SledOptions::default() };
+    let err = match SledStore::open(dir.path(), quick) {
+        Ok(_) => panic!("a second open of a locked directory must fail"),
+        Err(e) => e.to_string(),
+    };
+    assert!(err.contains(&dir.path().display().to_string()), "names the directory: {err}");
+    assert!(err.contains("store.path"), "says what to do: {err}");
+    drop(first);
+    for round in 0..20 {
+        let store = open(dir.path());
+        let s = session(&format!("c{round}"), "cust", "agent", round);
+        store.upsert(s).await.unwrap_or_else(|e| panic!("upsert: {e}"));
+    }
+    let store = open(dir.path());
+    assert_eq!(store.len().await.unwrap_or_else(|e| panic!("len: {e}")), 20);
+}

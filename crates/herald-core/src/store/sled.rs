@@ -85,6 +85,10 @@ pub struct SledOptions {
     pub group_commit_max_delay: Duration,
     /// Use sled's `LowSpace` mode (more compaction, less disk, slower writes) instead of `HighThroughput`.
     pub low_space: bool,
+    /// How long `open` waits for the directory's lock. sled's background writers can hold the files for a few
+    /// milliseconds after the previous `SledStore` in this process was dropped (an in-process restart); a lock
+    /// held longer than this belongs to another process, and `open` fails naming the directory.
+    pub lock_wait: Duration,
 }
 
 impl Default for SledOptions {
@@ -94,6 +98,7 @@ impl Default for SledOptions {
             flush_every_ms: Some(500),
             group_commit_max_delay: Duration::ZERO,
             low_space: false,
+            lock_wait: Duration::from_secs(5),
         }
     }
 }
@@ -166,6 +171,43 @@ impl Drop for Inner {
     }
 }
 
+/// Whether sled failed because another handle holds the directory's lock. sled 0.34 wraps the `WouldBlock` from
+/// `flock` into an error of kind `Other` whose text is the only mark of it.
+fn is_lock_conflict(e: &std::io::Error) -> bool {
+    e.kind() == std::io::ErrorKind::WouldBlock || e.to_string().contains("could not acquire lock")
+}
+
+/// Open sled at `path`, waiting up to `options.lock_wait` for a lock still held by a store being closed.
+fn open_db(path: &Path, options: &SledOptions) -> Result<::sled::Db, StoreError> {
+    let config = ::sled::Config::new()
+        .path(path)
+        .cache_capacity(options.cache_capacity)
+        .flush_every_ms(options.flush_every_ms)
+        .mode(if options.low_space { ::sled::Mode::LowSpace } else { ::sled::Mode::HighThroughput });
+    let deadline = std::time::Instant::now() + options.lock_wait;
+    let mut pause = Duration::from_millis(1);
+    loop {
+        match config.open() {
+            Ok(db) => return Ok(db),
+            Err(::sled::Error::Io(e)) if is_lock_conflict(&e) => {
+                if std::time::Instant::now() >= deadline {
+                    return Err(StoreError::Backend(format!(
+                        "the sled store at {} is locked by another process (waited {} ms); stop the other herald \
+                         or set store.path to a directory of its own",
+                        path.display(),
+                        options.lock_wait.as_millis()
+                    )));
+                }
+                std::thread::sleep(pause);
+                pause = (pause * 2).min(Duration::from_millis(50));
+            }
+            Err(e) => {
+                return Err(StoreError::Backend(format!("cannot open the sled store at {}: {e}", path.display())));
+            }
+        }
+    }
+}
+
 /// `meta` key: number of sessions (sled's `len` is a full scan). Trusted only after a clean shutdown.
 const META_SESSIONS_LEN: &[u8] = b"sessions_len";
 /// `meta` key: `1` while the store is cleanly closed, `0` while open (so a crash leaves `0`).
@@ -179,13 +221,7 @@ impl SledStore {
     /// The next sequence number is recovered from the newest record and the persisted floor, so sequence numbers
     /// keep increasing across restarts.
     pub fn open(path: &Path, options: SledOptions) -> Result<SledStore, StoreError> {
-        let db = ::sled::Config::new()
-            .path(path)
-            .cache_capacity(options.cache_capacity)
-            .flush_every_ms(options.flush_every_ms)
-            .mode(if options.low_space { ::sled::Mode::LowSpace } else { ::sled::Mode::HighThroughput })
-            .open()
-            .map_err(|e| StoreError::Backend(format!("cannot open the sled store at {}: {e}", path.display())))?;
+        let db = open_db(path, &options)?;
         let trees = Trees {
             sessions: db.open_tree("sessions")?,
             by_customer: db.open_tree("sessions_by_customer")?,
