@@ -435,6 +435,14 @@ async fn send_on_a_disconnected_conversation_shows_the_upstream_refusal() {
     let why = unresolved["why"].as_str().unwrap_or_default();
     assert!(why.contains("has ended") && why.contains("agentless"), "{why}");
     assert!(v["live"]["not_sent"].as_str().is_some_and(|n| n.contains("communicationId")));
+    // ... and prints the agentless request that reaches the same customer instead (not sent).
+    let instead = &v["live"]["agentless_instead"];
+    assert_eq!(instead["path"], "/api/v2/conversations/messages/agentless");
+    assert_eq!(
+        instead["body"],
+        json!({"fromAddress": DEPLOYMENT, "toAddressMessengerType": "webmessaging", "externalContactId": c.contact,
+               "textBody": "Are you still there?"})
+    );
     assert_eq!(w.correlation_ids("POST", &path).len(), 2, "nothing more was sent");
     w.emulator.shutdown().await;
 }

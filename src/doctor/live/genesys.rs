@@ -186,6 +186,8 @@ pub struct ConversationIds {
     pub found: Vec<Found>,
     /// Why the agent's communication is missing, when it is.
     pub no_communication: Option<String>,
+    /// Whether the conversation has ended (nothing can be sent into it agent-side).
+    pub ended: bool,
 }
 
 /// Reads the ids of a generic conversation body.
@@ -232,12 +234,12 @@ pub fn ids_from_conversation(conversation_id: &str, conv: &Value) -> Conversatio
             let ended = conv.get("endTime").is_some_and(|t| !t.is_null())
                 || participants.iter().all(|p| matches!(text(p, "state").as_str(), "disconnected" | "terminated"));
             let alerting = participants.iter().any(|p| text(p, "purpose") == "agent" && text(p, "state") == "alerting");
+            out.ended = ended;
             out.no_communication = Some(if ended {
                 format!(
                     "conversation {conversation_id} has ended ({from} shows no connected agent communication): \
                      agent-side sends are refused and it cannot be reopened; send agentless instead (POST \
-                     /api/v2/conversations/messages/agentless) — for web messaging it reaches the customer's next \
-                     or re-threaded conversation"
+                     /api/v2/conversations/messages/agentless)"
                 )
             } else if alerting {
                 format!(
@@ -319,6 +321,7 @@ mod tests {
         let ids = ids_from_conversation("c", &ended);
         assert!(value(&ids, "communicationId").is_none());
         assert!(ids.no_communication.as_deref().is_some_and(|w| w.contains("has ended") && w.contains("agentless")));
+        assert!(ids.ended);
         let queued = json!({"participants": [
             {"id": "p", "purpose": "customer", "state": "connected", "messages": [{"id": "m", "state": "connected"}]},
             {"id": "a", "purpose": "acd", "state": "connected", "queueId": "q"}

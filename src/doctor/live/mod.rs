@@ -152,6 +152,10 @@ pub struct LiveReport {
     /// The upstream's answer, when the request was sent.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sent: Option<Answer>,
+    /// For a web messaging send into a conversation that has ended: the agentless request that reaches the same
+    /// customer (not sent: check and send it with `--path /api/v2/conversations/messages/agentless --send`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub agentless_instead: Option<CorrectedRequest>,
     /// Why the request was not sent although `--send` asked for it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub not_sent: Option<String>,
@@ -217,6 +221,16 @@ impl LiveReport {
                 }
             }
         }
+        if let Some(a) = &self.agentless_instead {
+            let _ = writeln!(out, "\nthe conversation has ended; send agentless instead (not sent):");
+            let _ = writeln!(out, "  {} {}", a.method, a.path);
+            if let Some(b) = &a.body {
+                let _ = writeln!(out);
+                for line in serde_json::to_string_pretty(b).unwrap_or_default().lines() {
+                    let _ = writeln!(out, "  {line}");
+                }
+            }
+        }
         if let Some(a) = &self.sent {
             let verb = if a.is_success() { "sent" } else { "sent, refused" };
             let corr = a.correlation_id.as_deref().unwrap_or("(none)");
@@ -247,6 +261,8 @@ struct Resolver {
     values: BTreeMap<String, String>,
     resolved: Vec<Found>,
     why: BTreeMap<String, String>,
+    /// A source said the conversation has ended.
+    ended: bool,
 }
 
 impl Resolver {
@@ -323,6 +339,7 @@ pub async fn run(report: &Report, original: Option<&Value>, query: &str, opts: &
         values: known_from_request(report, original),
         resolved: Vec::new(),
         why: BTreeMap::new(),
+        ended: false,
     };
     for (name, value) in &opts.set {
         if !r.needed.contains(name) && !matches!(name.as_str(), "conversationId" | "externalContactId") {
@@ -358,6 +375,9 @@ pub async fn run(report: &Report, original: Option<&Value>, query: &str, opts: &
         }
     }
     live.unresolved = unresolved(&r, opts);
+    if r.ended && r.missing("communicationId") {
+        live.agentless_instead = agentless_instead(&req, &r, &target);
+    }
     fill(&mut req, &r.values);
     req.placeholders.retain(|k, _| live.unresolved.iter().any(|u| &u.name == k));
     live.resolved = r.resolved;
@@ -424,6 +444,7 @@ async fn from_session_store(
         match store.by_conversation(&cid).await {
             Ok(Some(session)) => {
                 let (found, why) = store::ids_from_session(&session, &format!("GET /v1/sessions/{cid}"));
+                r.ended |= !session.is_open();
                 found.into_iter().for_each(|f| r.learn(f));
                 if let Some(w) = why {
                     r.because(&AGENT_IDS, &w);
@@ -448,6 +469,7 @@ async fn from_session_store(
                 let which = if session.is_open() { "newest open session" } else { "newest session (closed)" };
                 let from = format!("GET /v1/sessions?customer={customer} (the customer's {which})");
                 let (found, why) = store::ids_from_session(session, &from);
+                r.ended |= !session.is_open();
                 found.into_iter().for_each(|f| r.learn(f));
                 if let Some(w) = why {
                     r.because(&AGENT_IDS, &w);
@@ -471,6 +493,7 @@ async fn from_genesys(r: &mut Resolver, client: &GenesysClient, cid: &str) {
     match client.call("GET", &path, None).await {
         Ok(a) if a.is_success() => {
             let ids = genesys::ids_from_conversation(cid, &a.body);
+            r.ended |= ids.ended;
             ids.found.into_iter().for_each(|f| r.learn(f));
             if let Some(w) = ids.no_communication {
                 r.because(&AGENT_IDS, &w);
@@ -494,6 +517,39 @@ async fn from_genesys(r: &mut Resolver, client: &GenesysClient, cid: &str) {
         }
         Err(e) => r.because(&["communicationId", "participantId", "userId", "externalContactId", "queueId"], &e),
     }
+}
+
+/// The agentless request that reaches the customer of an ended web messaging conversation with the same content.
+fn agentless_instead(req: &CorrectedRequest, r: &Resolver, target: &target::LiveTarget) -> Option<CorrectedRequest> {
+    let agent_send = req.method == "POST"
+        && req.path.starts_with("/api/v2/conversations/messages/")
+        && req.path.contains("/communications/")
+        && req.path.ends_with("/messages");
+    if !agent_send || target.kind != "webmessaging" {
+        return None;
+    }
+    let body = req.body.as_ref()?;
+    let content = ["textBody", "messagingTemplate"].into_iter().find_map(|k| body.get(k).map(|v| (k, v.clone())))?;
+    let value = |name: &str, fallback: Option<&String>| {
+        r.values.get(name).or(fallback).cloned().unwrap_or_else(|| format!("{{{name}}}"))
+    };
+    let mut out = serde_json::Map::new();
+    out.insert("fromAddress".into(), Value::String(value("deploymentId", target.deployment_id.as_ref())));
+    out.insert("toAddressMessengerType".into(), Value::String("webmessaging".into()));
+    out.insert("externalContactId".into(), Value::String(value("externalContactId", None)));
+    out.insert(content.0.to_string(), content.1);
+    let mut alt = CorrectedRequest {
+        method: "POST".into(),
+        path: "/api/v2/conversations/messages/agentless".into(),
+        body: Some(Value::Object(out)),
+        placeholders: BTreeMap::new(),
+    };
+    let docs = catalog().ok().map(|c| &c.placeholder_docs);
+    for name in placeholders_in(&alt) {
+        let doc = docs.and_then(|d| d.get(&name)).cloned().unwrap_or_default();
+        alt.placeholders.insert(name, doc);
+    }
+    Some(alt)
 }
 
 /// The request to resolve: the corrected one, or the original when it is valid as written.
@@ -616,6 +672,10 @@ fn unresolved(r: &Resolver, opts: &LiveOptions) -> Vec<Unresolved> {
         .map(|name| {
             let why = r.why.get(name).cloned().unwrap_or_else(|| default_why(name, r, opts));
             let mut fix = match name.as_str() {
+                "communicationId" | "participantId" if r.ended => {
+                    "none: a communication id of an ended conversation is refused; send agentless instead (below)"
+                        .to_string()
+                }
                 "conversationId" if opts.herald.is_some() => {
                     "pass --set conversationId=…, or --customer ID to find the customer's conversation".to_string()
                 }
@@ -624,7 +684,7 @@ fn unresolved(r: &Resolver, opts: &LiveOptions) -> Vec<Unresolved> {
                     .to_string(),
                 _ => format!("pass --set {name}=…"),
             };
-            if let Some(doc) = docs.and_then(|d| d.get(name)) {
+            if let Some(doc) = docs.and_then(|d| d.get(name)).filter(|_| !fix.starts_with("none")) {
                 let _ = write!(fix, " ({doc})");
             }
             Unresolved { name: name.clone(), why, fix }
