@@ -143,7 +143,8 @@ pub struct LiveReport {
     /// Facts found on the way (a closed conversation, a session store that did not answer, ...).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<String>,
-    /// What stopped `--live` (config, credentials, network).
+    /// What stopped `--live` or a source it was asked to use: the config, the credentials, the network, the session
+    /// store.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<String>,
     /// The request with every resolved placeholder filled in.
@@ -292,8 +293,11 @@ impl Resolver {
     }
 }
 
-/// Ids the agent-side look-ups give.
+/// Ids the connected agent gives (missing together when no agent is connected).
 const AGENT_IDS: [&str; 3] = ["communicationId", "participantId", "userId"];
+
+/// Ids a conversation look-up gives.
+const CONVERSATION_IDS: [&str; 5] = ["communicationId", "participantId", "userId", "externalContactId", "queueId"];
 
 /// Runs `--live` for a diagnosed request. `original` is the body (or frame) as given, `query` the original query
 /// string (without `?`), used when the request is sent as it was written.
@@ -352,11 +356,10 @@ pub async fn run(report: &Report, original: Option<&Value>, query: &str, opts: &
             from_session_store(&mut r, &mut live, base, opts, Family::of(&req.path)).await;
         }
     }
-    let agent_side = ["communicationId", "participantId", "userId", "externalContactId", "queueId"];
-    if agent_side.iter().any(|n| r.missing(n)) {
+    if CONVERSATION_IDS.iter().any(|n| r.missing(n)) {
         match (&client, r.values.get("conversationId").cloned()) {
             (Some(c), Some(cid)) => from_genesys(&mut r, c, &cid).await,
-            (None, Some(_)) => r.because(&agent_side, "no Genesys token for the integration (see errors)"),
+            (None, Some(_)) => r.because(&CONVERSATION_IDS, "no Genesys token for the integration (see errors)"),
             (_, None) => {}
         }
     }
@@ -513,9 +516,9 @@ async fn from_genesys(r: &mut Resolver, client: &GenesysClient, cid: &str) {
                 a.status,
                 a.correlation_id.unwrap_or_default()
             );
-            r.because(&["communicationId", "participantId", "userId", "externalContactId", "queueId"], &why);
+            r.because(&CONVERSATION_IDS, &why);
         }
-        Err(e) => r.because(&["communicationId", "participantId", "userId", "externalContactId", "queueId"], &e),
+        Err(e) => r.because(&CONVERSATION_IDS, &e),
     }
 }
 
@@ -699,14 +702,8 @@ fn default_why(name: &str, r: &Resolver, opts: &LiveOptions) -> String {
             "the request does not name the conversation, and Genesys cannot look one up by customer".into()
         }
         "conversationId" => "the session store did not give a conversation".into(),
-        n if ["communicationId", "participantId", "userId", "externalContactId", "queueId"].contains(&n)
-            && !has_conversation =>
-        {
-            "no conversation id to look it up with".into()
-        }
-        "communicationId" | "participantId" | "userId" | "externalContactId" | "queueId" => {
-            "the conversation does not show it".into()
-        }
+        n if CONVERSATION_IDS.contains(&n) && !has_conversation => "no conversation id to look it up with".into(),
+        n if CONVERSATION_IDS.contains(&n) => "the conversation does not show it".into(),
         _ => "it is not an id herald can look up: only you know its value".into(),
     }
 }
