@@ -595,6 +595,37 @@ def messaging_checks(r, base, client, ctl):
         populated(tw, "settings")
         return f"defaultTimeoutMinutes {tw.default_timeout_minutes}"
 
+    def threading_put():
+        window = mk(sdk.ConversationThreadingWindow, default_timeout_minutes=4320, settings=[
+            mk(sdk.ConversationThreadingWindowSetting, messenger_type="webmessaging", timeout_in_minutes=4320)
+        ])
+        tw = conv.put_conversations_messaging_threadingtimeline(window)
+        known(client, "ConversationThreadingWindow")
+        populated(tw, "settings[0].messenger_type", "settings[0].timeout_in_minutes")
+        bad = mk(sdk.ConversationThreadingWindow, settings=[
+            mk(sdk.ConversationThreadingWindowSetting, messenger_type="webmessaging", timeout_in_minutes=99999)
+        ])
+        body, _ = expect_api_error(client, lambda: conv.put_conversations_messaging_threadingtimeline(bad), 400,
+                                   field="settings[0].timeoutInMinutes")
+        return f"webmessaging {tw.settings[0].timeout_in_minutes} min; 99999 → 400 {body.code}"
+
+    def agentless_template():
+        tpl = mk(sdk.SendMessagingTemplateRequest, response_id=ORDER_SHIPPED,
+                 body_parameters=[mk(sdk.TemplateParameter, id="order_id", value="B-7")])
+        req = mk(
+            sdk.SendAgentlessOutboundMessageRequest,
+            from_address=DEPLOYMENT,
+            to_address_messenger_type="webmessaging",
+            external_contact_id=DAVE,
+            messaging_template=tpl,
+            use_existing_active_conversation=True,
+        )
+        resp = conv.post_conversations_messages_agentless(req)
+        populated(resp, "message.normalized_message.text")
+        text = resp.message.normalized_message.text
+        expect("B-7" in text and "soon" in text, f"rendered {text!r}")
+        return f"rendered {text!r}"
+
     def patch_participant_disconnect():
         out = conv.patch_conversations_message_participant(
             st["dave"], st["agent_pid"], body=mk(sdk.MediaParticipantRequest, state="disconnected")
@@ -775,6 +806,8 @@ def messaging_checks(r, base, client, ctl):
     r.run("messaging.body_too_large_413", too_large)
     r.run("messaging.typing", typing)
     r.run("messaging.threadingtimeline", threading)
+    r.run("messaging.threadingtimeline_put", threading_put)
+    r.run("messaging.agentless_template_response_id", agentless_template)
     r.run("messaging.patch_participant_disconnect", patch_participant_disconnect)
     r.run("messaging.send_on_disconnected_4xx", send_disconnected)
     r.run("messaging.typing_on_disconnected_4xx", typing_disconnected)
