@@ -153,6 +153,16 @@ fn vm_hwm_mib() -> f64 {
         .map_or(0.0, |kb| kb / 1024.0)
 }
 
+/// User + system CPU time of this process in seconds (`/proc/self/stat`, in USER_HZ = 100 ticks per second).
+/// On a machine shared with other work, CPU time per request is steadier than wall-clock rates.
+fn cpu_secs() -> f64 {
+    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else { return 0.0 };
+    // Fields after the parenthesised command name; utime and stime are fields 14 and 15 of the whole line.
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let f: Vec<f64> = rest.split_whitespace().skip(11).take(2).filter_map(|v| v.parse().ok()).collect();
+    f.iter().sum::<f64>() / 100.0
+}
+
 fn load_average() -> String {
     std::fs::read_to_string("/proc/loadavg")
         .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
@@ -200,10 +210,11 @@ struct RoutedGuest {
     agent_comm: String,
 }
 
-/// The connected agent's message communication id in a generic Conversation.
+/// The agent's connected message communication id in a generic Conversation (the state lives on the
+/// communication, `participants[].messages[].state`).
 fn agent_comm(conv: &Value) -> Option<String> {
     conv["participants"].as_array()?.iter().find_map(|p| {
-        if p["purpose"] != "agent" || p["state"] != "connected" {
+        if p["purpose"] != "agent" {
             return None;
         }
         p["messages"].as_array()?.iter().find(|m| m["state"] == "connected")?["id"].as_str().map(str::to_string)
@@ -350,6 +361,8 @@ struct Load {
     ok: u64,
     errors: u64,
     secs: f64,
+    /// CPU time of the whole process (emulator and load generator) per accepted request, in µs.
+    cpu_us: f64,
     hist: Histogram<u64>,
 }
 
@@ -360,7 +373,7 @@ where
 {
     let request = Arc::new(request);
     let issued = Arc::new(AtomicU64::new(0));
-    let started = Instant::now();
+    let (started, cpu0) = (Instant::now(), cpu_secs());
     let mut tasks = Vec::new();
     for _ in 0..clients {
         let (request, issued, http) = (request.clone(), issued.clone(), http_client()?);
@@ -400,7 +413,7 @@ where
             (ok, errors, hist)
         }));
     }
-    let mut load = Load { ok: 0, errors: 0, secs: 0.0, hist: histogram() };
+    let mut load = Load { ok: 0, errors: 0, secs: 0.0, cpu_us: 0.0, hist: histogram() };
     for t in tasks {
         let (ok, errors, hist) = t.await?;
         load.ok += ok;
@@ -408,6 +421,7 @@ where
         load.hist.add(&hist)?;
     }
     load.secs = started.elapsed().as_secs_f64();
+    load.cpu_us = (cpu_secs() - cpu0) * 1e6 / load.ok.max(1) as f64;
     Ok(load)
 }
 
@@ -465,7 +479,8 @@ impl SendRig {
     async fn run(&self, clients: usize, stop: Stop) -> BenchResult<SendRow> {
         let (d0, e0) = (self.delivered.get(), self.events.as_ref().map_or(0, |e| e.get()));
         let (urls, auth) = (self.urls.clone(), format!("Bearer {}", self.api));
-        let load = run_load(clients, stop, move |http, i| {
+        let cpu0 = cpu_secs();
+        let mut load = run_load(clients, stop, move |http, i| {
             http.post(urls[i as usize % urls.len()].as_str())
                 .header("Authorization", auth.as_str())
                 .header("Content-Type", "application/json")
@@ -481,6 +496,8 @@ impl SendRig {
             }
             None => (None, 0),
         };
+        // CPU per request including the delivery to the guest and the channel socket, which may lag the responses.
+        load.cpu_us = (cpu_secs() - cpu0) * 1e6 / load.ok.max(1) as f64;
         if !delivered_all {
             eprintln!("{undelivered} accepted messages did not reach their guest");
         }
@@ -504,10 +521,11 @@ async fn send_section(secs: u64, k: usize) -> BenchResult<()> {
     println!(
         "`POST /api/v2/conversations/messages/{{id}}/communications/{{commId}}/messages` `{{\"textBody\":…}}`, round-robin \
          over {k} routed web messaging conversations, {secs} s per row, one HTTP/1.1 keep-alive connection per client. \
-         \"delivered\" = accepted messages that reached the guest's socket as an Outbound StructuredMessage.\n"
+         \"delivered\" = accepted messages that reached the guest's socket as an Outbound StructuredMessage. \
+         CPU µs/request = CPU time of the whole process (emulator and clients) per accepted request.\n"
     );
-    println!("| queue topic subscribed | clients | requests | requests/s | p50 ms | p99 ms | max ms | errors | delivered | event frames | msgs/conversation after |");
-    println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    println!("| queue topic subscribed | clients | requests | requests/s | p50 ms | p99 ms | max ms | CPU µs/request | errors | delivered | event frames | msgs/conversation after |");
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     for subscribe in [false, true] {
         let rig = SendRig::new(k, subscribe).await?;
         // Warm-up (not reported): connections, allocator, caches.
@@ -518,13 +536,14 @@ async fn send_section(secs: u64, k: usize) -> BenchResult<()> {
             let row = rig.run(c, stop).await?;
             let l = &row.load;
             println!(
-                "| {} | {c} | {} | {} | {:.2} | {:.2} | {:.2} | {} | {} | {} | {:.0} |",
+                "| {} | {c} | {} | {} | {:.2} | {:.2} | {:.2} | {:.0} | {} | {} | {} | {:.0} |",
                 if subscribe { "yes" } else { "no" },
                 n(l.ok as f64),
                 n(l.ok as f64 / l.secs),
                 ms(&l.hist, 0.5),
                 ms(&l.hist, 0.99),
                 l.hist.max() as f64 / 1000.0,
+                l.cpu_us,
                 l.errors,
                 if row.undelivered == 0 { "all".to_string() } else { format!("{} missing", row.undelivered) },
                 row.events.map_or("—".to_string(), |e| format!(
@@ -552,8 +571,8 @@ async fn growth_section(total: u64, secs: u64) -> BenchResult<()> {
     );
     let plain = SendRig::new(1, false).await?;
     let subscribed = SendRig::new(1, true).await?;
-    println!("| transcript at block start | requests/s, no subscriber | p99 ms | requests/s, queue topic subscribed | p99 ms | event frame at block end |");
-    println!("|---:|---:|---:|---:|---:|---:|");
+    println!("| transcript at block start | requests/s, no subscriber | p99 ms | requests/s, queue topic subscribed | p99 ms | CPU µs/request | event frame at block end |");
+    println!("|---:|---:|---:|---:|---:|---:|---:|");
     let mut errors = 0;
     for _ in 0..total.div_ceil(BLOCK) {
         let start = plain.transcript_mean();
@@ -563,12 +582,13 @@ async fn growth_section(total: u64, secs: u64) -> BenchResult<()> {
         let b = subscribed.run(clients, stop).await?;
         errors += a.load.errors + b.load.errors + a.undelivered + b.undelivered;
         println!(
-            "| {} | {} | {:.2} | {} | {:.2} | {} B |",
+            "| {} | {} | {:.2} | {} | {:.2} | {} | {} B |",
             n(start),
             n(a.load.ok as f64 / a.load.secs),
             ms(&a.load.hist, 0.99),
             n(b.load.ok as f64 / b.load.secs),
             ms(&b.load.hist, 0.99),
+            n(b.load.cpu_us),
             n(b.frame_bytes as f64),
         );
     }
