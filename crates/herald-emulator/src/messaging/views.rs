@@ -154,13 +154,15 @@ fn media_participant(conv: &Conversation, p: &Participant) -> Map<String, Value>
 pub fn media_conversation(conv: &Conversation) -> Value {
     let kind = if conv.media == Media::Message { "messages" } else { "chats" };
     let parts: Vec<Value> = conv.participants.iter().map(|p| Value::Object(media_participant(conv, p))).collect();
-    json!({
+    let mut v = json!({
         "id": conv.id,
-        "participants": parts,
         "otherMediaUris": [],
         "divisions": [],
         "selfUri": format!("/api/v2/conversations/{kind}/{}", conv.id),
-    })
+    });
+    // Moved in rather than through `json!`, which would copy every participant's message list once more.
+    v["participants"] = Value::Array(parts);
+    v
 }
 
 /// Body of `v2.routing.queues.{id}.conversations.messages` / `v2.users.{id}.conversations.messages`
@@ -192,7 +194,12 @@ pub fn event_body(conv: &Conversation) -> Value {
             Value::Object(m)
         })
         .collect();
-    json!({"id": conv.id, "participants": parts, "divisions": []})
+    // Moved into the object: `json!` would copy `parts` (every message of the conversation) once more.
+    let mut m = Map::new();
+    m.insert("id".into(), json!(conv.id));
+    m.insert("participants".into(), Value::Array(parts));
+    m.insert("divisions".into(), json!([]));
+    Value::Object(m)
 }
 
 /// `MessageData` for one transcript entry.
