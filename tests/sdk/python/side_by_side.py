@@ -84,6 +84,7 @@ def sdk_side(base):
 
     sent, failed, seen_429, retries = 0, 0, 0, 0
     errors = {}
+    done_at = []
     for cid in ids:
         # Naive retry: on a 429 wait what the error says (or a second) and try the whole step again, 5 times.
         for attempt in range(5):
@@ -101,6 +102,7 @@ def sdk_side(base):
                 body.text_body = "Your order has shipped."
                 api.post_conversations_message_communication_messages(cid, comm, body)
                 sent += 1
+                done_at.append(time.monotonic())
                 break
             except ApiException as e:
                 if e.status == 429 and attempt < 4:
@@ -117,10 +119,17 @@ def sdk_side(base):
                 break
     elapsed = time.monotonic() - t0
     d = delta(before, counters(base))
+    # The longest gap between two consecutive deliveries: the SDK sleeping out a 429's Retry-After.
+    gaps = [b - a for a, b in zip([t0] + done_at, done_at)]
+    stall = max(gaps) if gaps else 0.0
+    before_stall = gaps.index(stall) if gaps else 0
     print(json.dumps({
         "side": "official SDK script (PureCloudPlatformClientV2 %s)" % sdk_version(),
+        "longest_stall_s": round(stall, 2), "delivered_before_stall": before_stall,
+        "before_stall_s": round(done_at[before_stall - 1] - t0, 2) if before_stall else 0.0,
         "n": len(ids), "delivered": sent, "failed": failed, "errors": errors,
-        "elapsed_s": round(elapsed, 2), "per_s": round(sent / elapsed, 2) if elapsed else 0,
+        "elapsed_s": round(elapsed, 2), "accepted_s": round(elapsed, 2),
+        "per_s": round(sent / elapsed, 2) if elapsed else 0,
         "api_requests": d["requests"], "http_429": d["tooManyRequests"], "script_saw_429": seen_429,
         "agent_messages": d["agentMessages"],
     }))
@@ -192,6 +201,7 @@ def table(sdk_json, herald_json):
         ("messages delivered", "delivered"),
         ("failures", "failed"),
         ("wall time, s (first request → last delivered)", "elapsed_s"),
+        ("caller busy, s (SDK: the whole loop; herald: until the last 202)", "accepted_s"),
         ("messages/s", "per_s"),
         ("Platform API requests", "api_requests"),
         ("429 answers from the emulator", "http_429"),
