@@ -37,7 +37,8 @@ pub enum Command {
     /// Inspect the sessions of a running service.
     #[command(subcommand)]
     Sessions(SessionsCommand),
-    /// Explain why a Genesys Cloud request will be rejected, and print the right one (exit 0 = valid).
+    /// Explain why a Genesys Cloud request will be rejected and print the right one; with --live fill in its ids, with
+    /// --send send it and show the real answer (exit 0 = valid).
     Doctor(crate::doctor::DoctorArgs),
     /// Run headless web messaging (or web chat) guests against a deployment: a load test with a latency summary.
     Guests(crate::guests::GuestsArgs),

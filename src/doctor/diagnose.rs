@@ -165,7 +165,7 @@ fn carry_params(target: &Endpoint, from_path: &Params, body: Option<&Value>) -> 
 }
 
 /// `{id}`, `:id`, `<id>` and the like are not real ids.
-fn is_placeholder_like(v: &str, _name: &str) -> bool {
+pub(crate) fn is_placeholder_like(v: &str, _name: &str) -> bool {
     v.is_empty() || v.starts_with('{') || v.starts_with(':') || v.starts_with('<') || v.starts_with('$')
 }
 
@@ -213,7 +213,9 @@ fn real(cat: &Catalog, report: &mut Report, ep: &Endpoint, params: Params, query
         }
     }
     if report.has_errors() {
-        let carry = Carry { params: params.clone(), ..Carry::default() };
+        // `:id`, `<id>` and `{id}` written in the path are not ids: the corrected path keeps `{id}` for them.
+        let known = params.iter().filter(|(k, v)| !is_placeholder_like(v, k)).map(|(k, v)| (k.clone(), v.clone()));
+        let carry = Carry { params: known.collect(), ..Carry::default() };
         report.corrected = Some(corrected(cat, ep, body, &carry));
     }
 }

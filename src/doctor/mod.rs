@@ -7,7 +7,7 @@
 //! - [`fix`]: the corrected request, with `{placeholders}` for ids that cannot be known offline;
 //! - [`diagnose()`]: the pure entry point (also behind `POST /v1/doctor`), returning a serialisable [`Report`];
 //! - [`input`]: reading pasted requests (JSON, HTTP-like text, curl);
-//! - [`live`]: `--live` id resolution against the configured Genesys environment, and `--send`.
+//! - [`live`]: `--live` id resolution (herald's session store, the Genesys API, the config) and `--send`.
 
 pub mod catalog;
 pub mod check;
@@ -79,8 +79,9 @@ pub enum Format {
 }
 
 /// `herald doctor [--method M] [--path P] [--ws] [--format text|json] [--live --config FILE --integration NAME
-/// [--send]] [FILE|-]`.
+/// [--herald URL [--api-key KEY] [--customer ID]] [--set NAME=VALUE]... [--send]] [FILE|-]`.
 #[derive(Debug, Clone, Args)]
+#[command(after_long_help = DOCTOR_AFTER_HELP)]
 pub struct DoctorArgs {
     /// The request: a JSON body, a JSON `{method, path, body}`, an HTTP-like text (`POST /api/v2/...`, blank line,
     /// JSON) or a curl command. `-` or nothing reads standard input.
@@ -97,23 +98,70 @@ pub struct DoctorArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
-    /// Resolve the corrected request's ids from Genesys Cloud (needs --config and --integration).
+    /// Fill the corrected request's `{placeholders}` with real ids: from --set, then herald's session store
+    /// (--herald), then the Genesys API of the integration, then its config. Needs --config and --integration.
     #[arg(long, requires_all = ["config", "integration"])]
     pub live: bool,
-    /// The herald configuration file (for --live).
+    /// The herald configuration file holding the integration (for --live).
     #[arg(long, env = "HERALD_CONFIG")]
     pub config: Option<PathBuf>,
     /// The integration whose Genesys environment and OAuth client --live uses.
     #[arg(long)]
     pub integration: Option<String>,
-    /// With --live: send the corrected request once every id is resolved, and print the answer.
+    /// With --live: a running herald service (e.g. http://127.0.0.1:8080) whose session store resolves ids before
+    /// Genesys is asked (`GET /v1/sessions/{conversationId}`, `GET /v1/sessions?customer=...`).
+    #[arg(long, value_name = "URL", requires = "live")]
+    pub herald: Option<String>,
+    /// The API key of the --herald service (one of its `[service] api_keys`).
+    #[arg(long, env = "HERALD_API_KEY", hide_env_values = true)]
+    pub api_key: Option<String>,
+    /// With --herald: the customer (external contact id, customer key or guest id) whose newest conversation
+    /// fills `{conversationId}` and the ids that follow from it.
+    #[arg(long, value_name = "ID", requires = "herald")]
+    pub customer: Option<String>,
+    /// With --live: the value of a placeholder, as NAME=VALUE (repeatable), e.g. `--set conversationId=...`.
+    #[arg(long = "set", value_name = "NAME=VALUE", value_parser = parse_set, requires = "live")]
+    pub set: Vec<(String, String)>,
+    /// With --live: send the request once every placeholder is resolved, and print the upstream's status,
+    /// `ININ-Correlation-Id` and body (its ErrorBody on failure).
     #[arg(long, requires = "live")]
     pub send: bool,
 }
 
+/// The end of `herald doctor --help`.
+const DOCTOR_AFTER_HELP: &str = "\
+Exit codes:
+  0  the request is valid (and, with --send, the upstream answered 2xx)
+  1  findings: the request would be rejected or does not do what you want (the corrected one is printed)
+  2  the input could not be understood
+  3  --live failed: config or credentials, an id that could not be resolved with --send, or an upstream
+     answer that is not 2xx
+
+Examples:
+  herald doctor story.http
+  herald doctor --method POST --path /api/v2/conversations/messages/agentless body.json --format json
+  herald doctor --live --config herald.toml --integration web --send \\
+      --path '/api/v2/conversations/messages/{conversationId}/communications/{communicationId}/messages' \\
+      --herald http://127.0.0.1:8080 --customer <external contact id> body.json";
+
+fn parse_set(s: &str) -> Result<(String, String), String> {
+    let (k, v) = s.split_once('=').ok_or_else(|| format!("`{s}` is not NAME=VALUE"))?;
+    let k = k.trim().trim_start_matches('{').trim_end_matches('}');
+    if k.is_empty() || !k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+        return Err(format!("`{k}` is not a placeholder name (letters, digits, _), e.g. conversationId"));
+    }
+    if v.is_empty() {
+        return Err(format!("--set {k}= has no value"));
+    }
+    Ok((k.to_string(), v.to_string()))
+}
+
+/// Exit code when `--live` failed (see [`DOCTOR_AFTER_HELP`]).
+const EXIT_LIVE_FAILED: u8 = 3;
+
 /// Reads the input, diagnoses it, prints the report; with `--live` resolves ids (and `--send`s).
 ///
-/// Exit code: 0 valid, 1 findings, 2 unusable input.
+/// Exit code: 0 valid (and sent with a 2xx when `--send`), 1 findings, 2 unusable input, 3 `--live` failed.
 pub async fn run(args: DoctorArgs) -> anyhow::Result<ExitCode> {
     let text = match &args.file {
         Some(p) if p.as_os_str() != "-" => {
@@ -125,30 +173,48 @@ pub async fn run(args: DoctorArgs) -> anyhow::Result<ExitCode> {
             s
         }
     };
-    let mut report = report_for_text(&text, args.method.as_deref(), args.path.as_deref(), args.ws);
-    let mut live_lines = Vec::new();
-    if args.live && report.verdict != Verdict::Unusable {
-        live_lines = run_live(&args, &mut report).await?;
-    }
+    let report = report_for_text(&text, args.method.as_deref(), args.path.as_deref(), args.ws);
+    let live = match (&args.live, &args.config, &args.integration) {
+        (true, Some(config), Some(integration)) if report.verdict != Verdict::Unusable => {
+            let parsed = input::parse(&text).unwrap_or_default();
+            let raw_path = args.path.clone().or(parsed.path).unwrap_or_default();
+            let query = match raw_path.split_once('?') {
+                Some((p, q)) if p.contains('/') => q.to_string(),
+                _ => String::new(),
+            };
+            let opts = live::LiveOptions {
+                config: config.clone(),
+                integration: integration.clone(),
+                herald: args.herald.clone(),
+                api_key: args.api_key.clone(),
+                customer: args.customer.clone(),
+                set: args.set.clone(),
+                send: args.send,
+            };
+            Some(live::run(&report, parsed.body.as_ref(), &query, &opts).await)
+        }
+        _ => None,
+    };
     match args.format {
         Format::Json => {
             let mut v = serde_json::to_value(&report)?;
-            if args.live {
-                v["live"] = serde_json::json!(live_lines);
+            if let Some(l) = &live {
+                v["live"] = serde_json::to_value(l)?;
             }
             println!("{}", serde_json::to_string_pretty(&v)?);
         }
         Format::Text => {
             print!("{}", report.to_text());
-            if !live_lines.is_empty() {
-                println!("\nlive:");
-                for l in &live_lines {
-                    println!("  {l}");
-                }
+            if let Some(l) = &live {
+                print!("{}", l.to_text());
             }
         }
     }
-    Ok(ExitCode::from(report.exit_code()))
+    let code = match &live {
+        Some(l) if l.failed() => EXIT_LIVE_FAILED,
+        _ => report.exit_code(),
+    };
+    Ok(ExitCode::from(code))
 }
 
 /// Diagnoses pasted text (see [`DoctorArgs::file`]); `method`/`path` override what the text says; `ws` reads it as a
@@ -171,71 +237,4 @@ pub fn report_for_text(text: &str, method: Option<&str>, path: Option<&str>, ws:
             "no endpoint: give --method and --path, or start the input with a line like `POST /api/v2/...`",
         ),
     }
-}
-
-/// `--live`: resolve placeholders, optionally send; returns lines to print.
-async fn run_live(args: &DoctorArgs, report: &mut Report) -> anyhow::Result<Vec<String>> {
-    let (Some(config), Some(name)) = (&args.config, &args.integration) else {
-        anyhow::bail!("--live needs --config and --integration");
-    };
-    let target = live::load_target(config, name)?;
-    let mut lines = vec![format!("environment: {}", target.api_base)];
-    let client = live::LiveClient::connect(target).await?;
-    // The request to resolve: the corrected one, or the original when it is valid as is.
-    let mut req = match &report.corrected {
-        Some(c) => c.clone(),
-        None => CorrectedRequest {
-            method: report.method.clone(),
-            path: report.path.clone(),
-            body: None,
-            placeholders: Default::default(),
-        },
-    };
-    let conversation = report
-        .suggestion
-        .as_ref()
-        .map(|s| &s.endpoint.params)
-        .and_then(|p| p.get("conversationId"))
-        .or_else(|| report.endpoint.as_ref().and_then(|e| e.params.get("conversationId")))
-        .cloned();
-    let mut ids = std::collections::BTreeMap::new();
-    if let Some(d) = client.deployment_id() {
-        ids.insert("deploymentId".to_string(), d.to_string());
-    }
-    match conversation {
-        Some(cid) => {
-            let (found, notes) = client.resolve_conversation(&cid).await?;
-            for (k, v) in &found {
-                lines.push(format!("resolved {k} = {v} (from GET /api/v2/conversations/{cid})"));
-            }
-            lines.extend(notes);
-            ids.extend(found);
-        }
-        None => lines.push("no conversation id in the request: nothing to resolve from Genesys".into()),
-    }
-    let open = live::fill(&mut req, &ids);
-    lines.push(format!("request: {} {}", req.method, req.path));
-    if let Some(b) = &req.body {
-        lines.push(format!("body: {b}"));
-    }
-    report.corrected = Some(req.clone());
-    if !args.send {
-        return Ok(lines);
-    }
-    if !open.is_empty() {
-        lines.push(format!("not sent: unresolved placeholders {}", open.join(", ")));
-        return Ok(lines);
-    }
-    if req.method == "WS" {
-        lines.push("not sent: guest WebSocket frames are sent by a guest (herald guests)".into());
-        return Ok(lines);
-    }
-    let answer = client.call(&req.method, &req.path, req.body.as_ref()).await?;
-    lines.push(format!(
-        "sent: {} (ININ-Correlation-Id: {})",
-        answer.status,
-        answer.correlation_id.as_deref().unwrap_or("none")
-    ));
-    lines.push(format!("answer: {}", answer.body));
-    Ok(lines)
 }

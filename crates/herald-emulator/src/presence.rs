@@ -186,8 +186,12 @@ async fn bulk(State(s): State<AppState>, _a: Authed, Query(q): Query<Vec<(String
         .iter()
         .filter_map(|i| w.agents.get(i))
         .map(|a| {
+            // UcUserPresence: UserPresence's fields plus userId, without `primary`.
             let mut p = user_presence(a);
             p["userId"] = json!(a.config.id);
+            if let Some(o) = p.as_object_mut() {
+                o.remove("primary");
+            }
             p
         })
         .collect();

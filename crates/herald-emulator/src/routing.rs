@@ -73,7 +73,8 @@ pub fn offer(state: &AppState, world: &mut World, conv_id: &str, agent_id: &str,
     };
     let mut p = Participant::new("agent", State::Alerting, now);
     p.user_id = Some(agent_id.to_string());
-    p.queue_id = Some(queue_id.to_string());
+    // A conversation that never queued (an agent connected by the control API to an agentless one) has no queue.
+    p.queue_id = (!queue_id.is_empty()).then(|| queue_id.to_string());
     p.name = Some(agent.config.name.clone());
     let participant_id = p.id.clone();
     conv.participants.push(p);

@@ -23,7 +23,7 @@ async fn generic_and_media_conversation_shapes() {
     assert_eq!(r.status, 200);
     let parts = r.body["participants"].as_array().expect("participants");
     let customer = parts.iter().find(|p| p["purpose"] == "customer").expect("customer");
-    assert_eq!(customer["state"], "connected");
+    assert_eq!(customer["messages"][0]["state"], "connected");
     assert!(customer["externalContactId"].is_string());
     assert_eq!(customer["messages"][0]["type"], "webmessaging");
     let agent = parts.iter().find(|p| p["purpose"] == "agent").expect("agent");
@@ -31,7 +31,7 @@ async fn generic_and_media_conversation_shapes() {
     assert_eq!(agent["queueId"], QUEUE);
     assert_eq!(agent["messages"][0]["id"], comm.as_str());
     assert_eq!(agent["messages"][0]["state"], "connected");
-    assert!(parts.iter().any(|p| p["purpose"] == "acd" && p["state"] == "disconnected"));
+    assert!(parts.iter().any(|p| p["purpose"] == "acd" && p["messages"][0]["state"] == "disconnected"));
 
     let r = e.get(&format!("/api/v2/conversations/messages/{cid}")).await;
     assert_eq!(r.status, 200);
@@ -173,7 +173,11 @@ async fn disconnect_via_participant_patch_then_send_fails() {
     r.assert_error(400, "conversation.message.communication.disconnected");
     let conv = e.get(&format!("/api/v2/conversations/{cid}")).await.body;
     assert!(conv["endTime"].is_string());
-    assert!(conv["participants"].as_array().expect("p").iter().all(|p| p["state"] == "disconnected"));
+    assert!(conv["participants"]
+        .as_array()
+        .expect("p")
+        .iter()
+        .all(|p| p["endTime"].is_string() && p["messages"][0]["state"] == "disconnected"));
 }
 
 #[tokio::test]

@@ -164,5 +164,6 @@ pub async fn messages(
         e.reverse();
     }
     e.truncate(max);
-    Ok(Json(json!({"entities": e})))
+    // WebChatMessageEntityList: {pageSize, entities, previousPage, next, selfUri}.
+    Ok(Json(json!({"entities": e, "pageSize": max, "selfUri": format!("/api/v2/conversations/chats/{id}/messages")})))
 }

@@ -220,8 +220,10 @@ pub async fn messages(State(s): State<AppState>, headers: HeaderMap, Path(id): P
     let w = s.world.lock();
     let conv = w.conversations.get(&id).ok_or_else(|| ApiError::not_found("Conversation"))?;
     let e: Vec<Value> = conv.transcript.iter().map(|m| events::message_json(conv, m)).collect();
+    // WebChatMessageEntityList: {pageSize, entities, previousPage, next, selfUri} (no page numbers or totals).
     let n = e.len();
-    Ok(Json(json!({"entities": e, "pageSize": n.max(25), "pageNumber": 1, "total": n, "pageCount": 1})))
+    let self_uri = format!("/api/v2/webchat/guest/conversations/{id}/messages");
+    Ok(Json(json!({"entities": e, "pageSize": n.max(25), "selfUri": self_uri})))
 }
 
 /// `GET …/messages/{messageId}`.

@@ -82,6 +82,25 @@ pub async fn patch_participant(
     Ok(StatusCode::ACCEPTED)
 }
 
+/// `PATCH /api/v2/conversations/{id}/participants/{pId}` — the media-independent participant PATCH
+/// (`ConversationsApi.patch_conversation_participant`); same body and effect as the media ones → 202, no body.
+pub async fn patch_participant_generic(
+    State(state): State<AppState>,
+    _a: Authed,
+    Path((id, pid)): Path<(String, String)>,
+    ApiJson(body): ApiJson<Value>,
+) -> ApiResult<StatusCode> {
+    let media = state
+        .world
+        .lock()
+        .conversations
+        .get(&id)
+        .map(|c| c.media)
+        .ok_or_else(|| ApiError::not_found("Conversation"))?;
+    patch_participant_any(&state, &id, &pid, media, &body)?;
+    Ok(StatusCode::ACCEPTED)
+}
+
 /// Shared participant PATCH for messaging and chat.
 pub fn patch_participant_any(state: &AppState, id: &str, pid: &str, media: Media, body: &Value) -> ApiResult<()> {
     let wanted = requested_state(body)?;

@@ -19,6 +19,7 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/api/v2/conversations/{id}", get(conversations::get_generic))
         .route("/api/v2/conversations/{id}/disconnect", post(conversations::emergency_disconnect))
+        .route("/api/v2/conversations/{id}/participants/{pid}", patch(conversations::patch_participant_generic))
         .route("/api/v2/conversations/messages", post(outbound::create))
         .route("/api/v2/conversations/messages/agentless", post(agentless::send))
         .route(

@@ -60,6 +60,9 @@ fn communication(conv: &Conversation, p: &Participant, c: &Communication) -> Val
     Value::Object(m)
 }
 
+/// Fields every participant rendering has. The generic `Participant` has no `state`, `direction` or
+/// `disconnectType` (they live on its communications); the media participants and event bodies add them
+/// with [`participant_state`].
 fn participant_common(p: &Participant) -> Map<String, Value> {
     let mut m = Map::new();
     m.insert("id".into(), json!(p.id));
@@ -68,12 +71,17 @@ fn participant_common(p: &Participant) -> Map<String, Value> {
     put(&mut m, "endTime", p.end.map(|t| json!(iso(t))));
     put(&mut m, "name", p.name.as_ref().map(|n| json!(n)));
     m.insert("purpose".into(), json!(p.purpose));
-    m.insert("state".into(), json!(p.state.as_str()));
-    m.insert("direction".into(), json!(p.direction));
-    put(&mut m, "disconnectType", p.disconnect_type.as_ref().map(|d| json!(d)));
     m.insert("wrapupRequired".into(), json!(false));
     m.insert("attributes".into(), json!({}));
     m
+}
+
+/// `state`, `direction` and `disconnectType` of a media participant (MessageMediaParticipant,
+/// ChatMediaParticipant, event bodies).
+fn participant_state(m: &mut Map<String, Value>, p: &Participant) {
+    m.insert("state".into(), json!(p.state.as_str()));
+    m.insert("direction".into(), json!(p.direction));
+    put(m, "disconnectType", p.disconnect_type.as_ref().map(|d| json!(d)));
 }
 
 /// Generic `Conversation` (`GET /api/v2/conversations/{id}`).
@@ -125,6 +133,7 @@ pub fn generic(conv: &Conversation) -> Value {
 /// Media participant fields shared by MessageMediaParticipant and ChatMediaParticipant.
 fn media_participant(conv: &Conversation, p: &Participant) -> Map<String, Value> {
     let mut m = participant_common(p);
+    participant_state(&mut m, p);
     put(&mut m, "user", entity(&p.user_id, "users"));
     put(&mut m, "queue", entity(&p.queue_id, "routing/queues"));
     put(&mut m, "externalContact", entity(&p.external_contact_id, "externalcontacts/contacts"));
@@ -145,13 +154,15 @@ fn media_participant(conv: &Conversation, p: &Participant) -> Map<String, Value>
 pub fn media_conversation(conv: &Conversation) -> Value {
     let kind = if conv.media == Media::Message { "messages" } else { "chats" };
     let parts: Vec<Value> = conv.participants.iter().map(|p| Value::Object(media_participant(conv, p))).collect();
-    json!({
+    let mut v = json!({
         "id": conv.id,
-        "participants": parts,
         "otherMediaUris": [],
         "divisions": [],
         "selfUri": format!("/api/v2/conversations/{kind}/{}", conv.id),
-    })
+    });
+    // Moved in rather than through `json!`, which would copy every participant's message list once more.
+    v["participants"] = Value::Array(parts);
+    v
 }
 
 /// Body of `v2.routing.queues.{id}.conversations.messages` / `v2.users.{id}.conversations.messages`
@@ -162,6 +173,7 @@ pub fn event_body(conv: &Conversation) -> Value {
         .iter()
         .map(|p| {
             let mut m = participant_common(p);
+            participant_state(&mut m, p);
             put(&mut m, "user", p.user_id.as_ref().map(|i| json!({"id": i})));
             put(&mut m, "queue", p.queue_id.as_ref().map(|i| json!({"id": i})));
             put(&mut m, "externalContact", p.external_contact_id.as_ref().map(|i| json!({"id": i})));
@@ -182,7 +194,12 @@ pub fn event_body(conv: &Conversation) -> Value {
             Value::Object(m)
         })
         .collect();
-    json!({"id": conv.id, "participants": parts, "divisions": []})
+    // Moved into the object: `json!` would copy `parts` (every message of the conversation) once more.
+    let mut m = Map::new();
+    m.insert("id".into(), json!(conv.id));
+    m.insert("participants".into(), Value::Array(parts));
+    m.insert("divisions".into(), json!([]));
+    Value::Object(m)
 }
 
 /// `MessageData` for one transcript entry.

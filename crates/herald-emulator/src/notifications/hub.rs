@@ -6,6 +6,7 @@
 
 use chrono::{DateTime, Utc};
 use parking_lot::RwLock;
+use serde::Serialize;
 use serde_json::{json, Value};
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -56,15 +57,33 @@ pub struct NotificationHub {
     frames: AtomicU64,
 }
 
+/// The notification envelope, serialised straight from the borrowed body: a `json!` envelope would first copy the
+/// whole event body into a new `Value` (conversation events list every message, so that copy grows with the
+/// transcript). Fields in the same (alphabetical) order as a `serde_json::Value` object prints them.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Envelope<'a> {
+    event_body: &'a Value,
+    metadata: EnvelopeMetadata,
+    topic_name: &'a str,
+    version: &'static str,
+}
+
+#[derive(Serialize)]
+struct EnvelopeMetadata {
+    #[serde(rename = "CorrelationId")]
+    correlation_id: String,
+}
+
 /// Builds the notification envelope.
 pub fn envelope(topic: &str, body: &Value) -> String {
-    json!({
-        "topicName": topic,
-        "version": "2",
-        "eventBody": body,
-        "metadata": {"CorrelationId": uuid::Uuid::new_v4().to_string()},
-    })
-    .to_string()
+    let e = Envelope {
+        event_body: body,
+        metadata: EnvelopeMetadata { correlation_id: uuid::Uuid::new_v4().to_string() },
+        topic_name: topic,
+        version: "2",
+    };
+    serde_json::to_string(&e).unwrap_or_default()
 }
 
 impl HubInner {
@@ -277,5 +296,26 @@ impl NotificationHub {
     /// Removes one channel.
     pub fn remove(&self, id: &str) -> bool {
         self.inner.write().remove(id).is_some()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn envelope_shape() {
+        let body = json!({"id": "c1", "participants": [{"id": "p1", "messages": [{"message": {"id": "m1"}}]}]});
+        let text = envelope("v2.users.u1.presence", &body);
+        let v: Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"));
+        assert_eq!(v["topicName"], "v2.users.u1.presence");
+        assert_eq!(v["version"], "2");
+        assert_eq!(v["eventBody"], body);
+        let corr = v["metadata"]["CorrelationId"].as_str().unwrap_or_default();
+        assert_eq!(uuid::Uuid::parse_str(corr).map(|u| u.get_version_num()), Ok(4));
+        // The same text a serde_json object of these fields prints (keys in alphabetical order).
+        let same = json!({"topicName": "v2.users.u1.presence", "version": "2", "eventBody": body,
+                          "metadata": {"CorrelationId": corr}});
+        assert_eq!(text, same.to_string());
     }
 }

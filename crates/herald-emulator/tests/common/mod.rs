@@ -185,10 +185,11 @@ impl Emulator2 {
     }
 }
 
-/// The connected agent's message communication id in a generic Conversation.
+/// The connected agent's message communication id in a generic Conversation (the generic `Participant` has no
+/// `state`: the communication's `state` says whether it is connected, as in the public sample code).
 pub fn agent_comm(conv: &Value) -> Option<String> {
     conv["participants"].as_array()?.iter().find_map(|p| {
-        if p["purpose"] != "agent" || p["state"] != "connected" {
+        if p["purpose"] != "agent" {
             return None;
         }
         p["messages"]
