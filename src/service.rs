@@ -97,7 +97,12 @@ pub fn open_store(loaded: &LoadedConfig) -> Result<Stores, ServiceError> {
     if path.as_os_str() == ":memory:" {
         return Ok((Arc::new(MemorySessionStore::default()), Arc::new(MemoryOutbox::default())));
     }
-    let store = SledStore::open(path, SledOptions::default())
+    let options = SledOptions {
+        group_commit_max_delay: Duration::from_micros(loaded.config.store.commit_delay_us),
+        cache_capacity: loaded.config.store.cache_mb.saturating_mul(1024 * 1024),
+        ..SledOptions::default()
+    };
+    let store = SledStore::open(path, options)
         .map_err(|source| ServiceError::Store { path: path.display().to_string(), source })?;
     Ok((Arc::new(store.clone()), Arc::new(store)))
 }

@@ -10,6 +10,7 @@ use clap::Args;
 use hdrhistogram::Histogram;
 use parking_lot::Mutex;
 
+use super::load_client::LoadConnection;
 use crate::adapters::builtin_registry;
 use crate::config;
 
@@ -28,6 +29,9 @@ pub struct IntakeArgs {
     /// Measure intake alone: the dispatcher is paused, nothing is delivered during the run.
     #[arg(long)]
     pub intake_only: bool,
+    /// The store's group-commit delay (`store.commit_delay_us`).
+    #[arg(long, default_value_t = 250)]
+    pub commit_delay_us: u64,
 }
 
 /// What the intake benchmark measured.
@@ -98,25 +102,29 @@ pub async fn run_intake(args: &IntakeArgs) -> anyhow::Result<IntakeReport> {
     let dir = tempfile::tempdir().context("temporary directory for the store")?;
     let key = "bench-key-0123456789abcdef";
     let text = format!(
-        "[service]\nlisten = \"127.0.0.1:0\"\napi_keys = [\"{key}\"]\n[store]\npath = \"{}\"\n[dispatcher]\nconcurrency = 64\npaused = {}\n\
+        "[service]\nlisten = \"127.0.0.1:0\"\napi_keys = [\"{key}\"]\n[store]\npath = \"{}\"\ncommit_delay_us = {}\n[dispatcher]\nconcurrency = 64\npaused = {}\n\
          [[integration]]\nname = \"hook\"\nkind = \"webhook\"\n[integration.settings]\nurl = \"{hook}\"\n",
         dir.path().join("herald.sled").display(),
+        args.commit_delay_us,
         args.intake_only
     );
     let registry = builtin_registry();
     let loaded = config::load(&text, "bench", &registry, &|_| None)?;
     let service = crate::service::start(loaded).await?;
-    let url = format!("http://{}/v1/notifications", service.addr);
 
-    let client = reqwest::Client::builder().pool_max_idle_per_host(args.concurrency as usize).build()?;
     let next = Arc::new(AtomicU64::new(0));
     let errors = Arc::new(AtomicU64::new(0));
+    let accepted_count = Arc::new(AtomicU64::new(0));
     let histogram = Arc::new(Mutex::new(Histogram::<u64>::new_with_bounds(1, 60_000_000, 3)?));
+    let mut connections = Vec::new();
+    for _ in 0..args.concurrency {
+        connections.push(LoadConnection::connect(service.addr).await?);
+    }
     let started = Instant::now();
     let mut workers = Vec::new();
-    for _ in 0..args.concurrency {
-        let (client, url, next, errors, histogram) =
-            (client.clone(), url.clone(), next.clone(), errors.clone(), histogram.clone());
+    for mut connection in connections {
+        let (next, errors, accepted, histogram) =
+            (next.clone(), errors.clone(), accepted_count.clone(), histogram.clone());
         let (total, conversations) = (args.requests, args.conversations.max(1));
         workers.push(tokio::spawn(async move {
             let mut local = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3).ok();
@@ -130,21 +138,21 @@ pub async fn run_intake(args: &IntakeArgs) -> anyhow::Result<IntakeReport> {
                     i % conversations
                 );
                 let t = Instant::now();
-                let ok = client
-                    .post(&url)
-                    .bearer_auth(key)
-                    .header("content-type", "application/json")
-                    .body(body)
-                    .send()
-                    .await
-                    .map(|r| r.status().as_u16() == 202)
-                    .unwrap_or(false);
-                if ok {
-                    if let Some(h) = local.as_mut() {
-                        let _ = h.record(t.elapsed().as_micros() as u64);
+                match connection.post_json("/v1/notifications", key, &body).await {
+                    Ok(202) => {
+                        accepted.fetch_add(1, Ordering::Relaxed);
+                        if let Some(h) = local.as_mut() {
+                            let _ = h.record(t.elapsed().as_micros() as u64);
+                        }
                     }
-                } else {
-                    errors.fetch_add(1, Ordering::Relaxed);
+                    Ok(_) => {
+                        errors.fetch_add(1, Ordering::Relaxed);
+                    }
+                    Err(_) => {
+                        // The connection is unusable: this worker stops, the others take the remaining requests.
+                        errors.fetch_add(1, Ordering::Relaxed);
+                        break;
+                    }
                 }
             }
             if let Some(h) = local {
@@ -158,7 +166,7 @@ pub async fn run_intake(args: &IntakeArgs) -> anyhow::Result<IntakeReport> {
     let elapsed = started.elapsed();
     let delivered_during = delivered.load(Ordering::Relaxed);
     let errors = errors.load(Ordering::Relaxed);
-    let accepted = args.requests - errors;
+    let accepted = accepted_count.load(Ordering::Relaxed);
     let drain_start = Instant::now();
     while !args.intake_only
         && delivered.load(Ordering::Relaxed) < accepted

@@ -2,11 +2,13 @@
 //!
 //! `herald bench intake` starts the service in-process on a durable sled store in a temporary directory, with one
 //! webhook integration pointing at an in-process receiver, and drives `POST /v1/notifications` over loopback HTTP
-//! with a fixed number of concurrent clients. Every 202 means the notification was fsync'd. The load generator runs
+//! with a fixed number of concurrent keep-alive connections (a lean client, [`load_client`], so that the generator's
+//! own CPU cost stays small next to the service's). Every 202 means the notification was fsync'd. The load generator runs
 //! in the same process and on the same two cores, so the figures are a floor for a dedicated machine.
 
 mod ingest;
 mod intake;
+pub mod load_client;
 
 use clap::Subcommand;
 

@@ -128,6 +128,15 @@ fn validate(config: &Config, registry: &Registry, problems: &mut Vec<ConfigProbl
     if config.service.max_body_bytes < 1024 {
         problems.push(ConfigProblem::new("service.max_body_bytes", "must be at least 1024"));
     }
+    if config.store.cache_mb == 0 {
+        problems.push(ConfigProblem::new("store.cache_mb", "must be at least 1 (MiB)"));
+    }
+    if config.store.commit_delay_us > 100_000 {
+        problems.push(ConfigProblem::new(
+            "store.commit_delay_us",
+            "must be at most 100000 (0.1 s); every accepted notification waits this long",
+        ));
+    }
     if config.dispatcher.concurrency == 0 {
         problems.push(ConfigProblem::new("dispatcher.concurrency", "must be at least 1"));
     }

@@ -69,11 +69,24 @@ pub struct StoreConfig {
     pub session_retention_days: u32,
     /// Delivered, failed and expired notifications are removed after this many days.
     pub outbox_retention_days: u32,
+    /// Group commit: how long, in microseconds, the committer waits after the first durable write of a batch to
+    /// gather more before one flush. 0 flushes at once (batches still form while a flush runs). The default, 250,
+    /// costs a lone request a quarter of a millisecond and raised durable intake from about 18,700 to about
+    /// 21,000–25,600 notifications/s at 64 concurrent clients (docs/benchmarks.md).
+    pub commit_delay_us: u64,
+    /// Upper bound of the store's page cache, in MiB (bounds memory; see docs/benchmarks-store.md).
+    pub cache_mb: u64,
 }
 
 impl Default for StoreConfig {
     fn default() -> Self {
-        StoreConfig { path: PathBuf::from("data/herald.sled"), session_retention_days: 7, outbox_retention_days: 30 }
+        StoreConfig {
+            path: PathBuf::from("data/herald.sled"),
+            session_retention_days: 7,
+            outbox_retention_days: 30,
+            commit_delay_us: 250,
+            cache_mb: 32,
+        }
     }
 }
 

@@ -43,6 +43,9 @@ fn every_problem_is_reported_with_its_key_path() {
     let text = r#"
 [service]
 api_keys = ["short", "${NOT_SET}"]
+[store]
+cache_mb = 0
+commit_delay_us = 5000000
 [dispatcher]
 concurrency = 0
 [[integration]]
@@ -60,6 +63,8 @@ url = "http://127.0.0.1:1/"
         "service.api_keys[1]",
         "service.api_keys",
         "dispatcher.concurrency",
+        "store.cache_mb",
+        "store.commit_delay_us",
         "integration[0].kind",
         "integration[1].name",
     ] {

@@ -11,7 +11,7 @@ use chrono::{DateTime, Utc};
 use herald_core::notification::{Content, Notification, NotificationStatus, Transition};
 use herald_core::session::{CustomerIds, MediaKind, Session, SessionState};
 use herald_core::store::sled::{SledOptions, SledStore};
-use herald_core::store::{Enqueued, Outbox, SessionStore};
+use herald_core::store::{Enqueued, Outbox, SessionQuery, SessionStore};
 use herald_core::target::Target;
 use herald_core::StoreError;
 use uuid::Uuid;
@@ -64,9 +64,8 @@ async fn session_index_trees_hold_one_entry_per_current_value() -> Result<(), St
     store.upsert(session("c2", "cust-x", "agent-x", 5)).await?;
     let e = entries(&store);
     assert_eq!(e["sessions"], 2);
-    assert_eq!(e["sessions_by_customer"], 4, "two ids per session, old versions removed");
-    assert_eq!(e["sessions_by_agent"], 2);
-    assert_eq!(e["sessions_by_integration"], 2);
+    assert_eq!(e["sessions_of_customer"], 4, "two ids per session, old versions removed");
+    assert_eq!(e["sessions_of_agent"], 2);
     assert_eq!(e["sessions_by_updated"], 2);
     assert_eq!(e["sessions_closed"], 0);
 
@@ -80,8 +79,8 @@ async fn session_index_trees_hold_one_entry_per_current_value() -> Result<(), St
     assert_eq!(
         (
             e["sessions"],
-            e["sessions_by_customer"],
-            e["sessions_by_agent"],
+            e["sessions_of_customer"],
+            e["sessions_of_agent"],
             e["sessions_by_updated"],
             e["sessions_closed"]
         ),
@@ -238,4 +237,35 @@ async fn a_locked_directory_is_refused_by_name_and_opens_after_the_holder_closes
     }
     let store = open(dir.path());
     assert_eq!(store.len().await.unwrap_or_else(|e| panic!("len: {e}")), 20);
+}
+
+/// A store written with the first layout (customer, agent and integration index keys carrying the activity time)
+/// is upgraded at open: the owner indexes are rebuilt from the sessions and the old trees dropped.
+#[tokio::test]
+async fn a_store_of_the_first_layout_is_upgraded_at_open() -> Result<(), StoreError> {
+    let dir = tempfile::tempdir().map_err(|e| StoreError::Backend(e.to_string()))?;
+    {
+        let db = sled::open(dir.path()).map_err(|e| StoreError::Backend(e.to_string()))?;
+        let sessions = db.open_tree("sessions").map_err(|e| StoreError::Backend(e.to_string()))?;
+        for (conv, cust, updated) in [("c1", "cust-a", 1), ("c2", "cust-a", 2), ("c3", "cust-b", 3)] {
+            let json = serde_json::to_vec(&session(conv, cust, "agent-1", updated))
+                .map_err(|e| StoreError::Backend(e.to_string()))?;
+            sessions.insert(conv, json).map_err(|e| StoreError::Backend(e.to_string()))?;
+        }
+        for old in ["sessions_by_customer", "sessions_by_agent", "sessions_by_integration"] {
+            let tree = db.open_tree(old).map_err(|e| StoreError::Backend(e.to_string()))?;
+            tree.insert(b"stale-timed-key", &[][..]).map_err(|e| StoreError::Backend(e.to_string()))?;
+        }
+        db.flush().map_err(|e| StoreError::Backend(e.to_string()))?;
+    }
+    let store = open(dir.path());
+    let e = entries(&store);
+    assert_eq!((e["sessions_of_customer"], e["sessions_of_agent"]), (6, 3), "rebuilt from the three sessions");
+    let of_a = store.query(&SessionQuery { customer: Some("cust-a".into()), ..SessionQuery::default() }).await?;
+    let ids: Vec<&str> = of_a.iter().map(|s| s.conversation_id.as_str()).collect();
+    assert_eq!(ids, ["c2", "c1"], "newest activity first");
+    drop(store);
+    let reopened = open(dir.path());
+    assert_eq!(entries(&reopened)["sessions_of_agent"], 3, "the upgrade runs once");
+    Ok(())
 }

@@ -9,9 +9,8 @@
 //! | tree | key | value |
 //! |---|---|---|
 //! | `sessions` | conversation id | session JSON |
-//! | `sessions_by_customer` | customer id ++ updated_at ++ conversation id | empty |
-//! | `sessions_by_agent` | agent id ++ updated_at ++ conversation id | empty |
-//! | `sessions_by_integration` | integration ++ updated_at ++ conversation id | empty |
+//! | `sessions_of_customer` | customer id ++ conversation id | empty |
+//! | `sessions_of_agent` | agent id ++ conversation id | empty |
 //! | `sessions_by_updated` | updated_at ++ conversation id | empty |
 //! | `sessions_closed` | closed_at ++ conversation id (closed sessions only) | empty |
 //! | `outbox` | notification id (16 bytes) | record JSON (history included, stored once) |
@@ -133,7 +132,6 @@ pub(crate) struct Trees {
     sessions: ::sled::Tree,
     by_customer: ::sled::Tree,
     by_agent: ::sled::Tree,
-    by_integration: ::sled::Tree,
     by_updated: ::sled::Tree,
     closed: ::sled::Tree,
     outbox: ::sled::Tree,
@@ -224,9 +222,8 @@ impl SledStore {
         let db = open_db(path, &options)?;
         let trees = Trees {
             sessions: db.open_tree("sessions")?,
-            by_customer: db.open_tree("sessions_by_customer")?,
-            by_agent: db.open_tree("sessions_by_agent")?,
-            by_integration: db.open_tree("sessions_by_integration")?,
+            by_customer: db.open_tree("sessions_of_customer")?,
+            by_agent: db.open_tree("sessions_of_agent")?,
             by_updated: db.open_tree("sessions_by_updated")?,
             closed: db.open_tree("sessions_closed")?,
             outbox: db.open_tree("outbox")?,
@@ -237,6 +234,7 @@ impl SledStore {
             finals: db.open_tree("outbox_final")?,
             meta: db.open_tree("meta")?,
         };
+        sessions::migrate_timed_owner_indexes(&db, &trees)?;
         let newest = match trees.by_seq.last()? {
             Some((k, _)) => keys::decode_seq(&k, "outbox_by_seq/last")?,
             None => 0,
@@ -294,9 +292,8 @@ impl SledStore {
         let t = self.trees();
         let named = [
             ("sessions", &t.sessions),
-            ("sessions_by_customer", &t.by_customer),
-            ("sessions_by_agent", &t.by_agent),
-            ("sessions_by_integration", &t.by_integration),
+            ("sessions_of_customer", &t.by_customer),
+            ("sessions_of_agent", &t.by_agent),
             ("sessions_by_updated", &t.by_updated),
             ("sessions_closed", &t.closed),
             ("outbox", &t.outbox),

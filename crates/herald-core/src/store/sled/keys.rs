@@ -48,17 +48,13 @@ pub(crate) fn timed(prefix: &[u8], at: DateTime<Utc>, suffix: &[u8]) -> Vec<u8> 
     out
 }
 
-/// The smallest key greater than every key starting with `prefix`, or `None` when there is none (empty prefix or
-/// all `0xff`): the exclusive upper bound of a prefix range.
-pub(crate) fn prefix_end(prefix: &[u8]) -> Option<Vec<u8>> {
-    let mut end = prefix.to_vec();
-    while let Some(last) = end.pop() {
-        if last < u8::MAX {
-            end.push(last + 1);
-            return Some(end);
-        }
-    }
-    None
+/// The conversation id after a `prefix_len`-byte owner prefix (the keys of `sessions_of_customer` and
+/// `sessions_of_agent`; `tree` names the tree in the error).
+pub(crate) fn owned_conversation(key: &[u8], prefix_len: usize, tree: &str) -> Result<String, StoreError> {
+    key.get(prefix_len..)
+        .and_then(|rest| std::str::from_utf8(rest).ok())
+        .map(str::to_string)
+        .ok_or_else(|| StoreError::Corrupt { key: format!("{tree}/{key:?}"), reason: "no conversation id".into() })
 }
 
 /// Encode a sequence number.
@@ -115,14 +111,6 @@ mod tests {
         let mut sorted = encoded.clone();
         sorted.sort();
         assert_eq!(encoded, sorted);
-    }
-
-    #[test]
-    fn prefix_end_bounds_the_prefix() {
-        assert_eq!(prefix_end(&[1, 2]), Some(vec![1, 3]));
-        assert_eq!(prefix_end(&[1, 0xff]), Some(vec![2]));
-        assert_eq!(prefix_end(&[0xff, 0xff]), None);
-        assert_eq!(prefix_end(&[]), None);
     }
 
     #[test]

@@ -10,42 +10,42 @@ use super::keys;
 use super::{decode, encode, SledStore, META_SESSIONS_LEN};
 use crate::error::StoreError;
 use crate::session::{Session, SessionState};
-use crate::store::memory::{closed_at, session_matches, session_purgeable};
+use crate::store::memory::{closed_at, newest_activity_first, session_matches, session_purgeable};
 use crate::store::{SessionQuery, SessionStore};
 
 /// Sessions removed per hold of the session lock, so a big purge does not stall upserts.
 const PURGE_CHUNK: usize = 256;
 
 /// Every index key of one version of a session.
+///
+/// The customer and agent indexes are keyed `id ++ conversation` with no time in the key, so a session's entries
+/// stay put while only its activity time changes (most stream frames); only `by_updated` moves on every upsert.
+/// Queries by customer or agent load the few sessions under that prefix and order them by activity themselves.
 #[derive(Debug, PartialEq, Eq)]
 struct IndexKeys {
     by_customer: BTreeSet<Vec<u8>>,
     by_agent: BTreeSet<Vec<u8>>,
-    by_integration: Vec<u8>,
     by_updated: Vec<u8>,
     closed: Option<Vec<u8>>,
 }
 
 impl IndexKeys {
     fn empty() -> IndexKeys {
-        IndexKeys {
-            by_customer: BTreeSet::new(),
-            by_agent: BTreeSet::new(),
-            by_integration: Vec::new(),
-            by_updated: Vec::new(),
-            closed: None,
-        }
+        IndexKeys { by_customer: BTreeSet::new(), by_agent: BTreeSet::new(), by_updated: Vec::new(), closed: None }
     }
 
     fn of(s: &Session) -> IndexKeys {
         let conv = s.conversation_id.as_bytes();
-        let timed = |id: &str| keys::timed(&keys::str_prefix(id), s.updated_at, conv);
+        let owned = |id: &str| {
+            let mut key = keys::str_prefix(id);
+            key.extend_from_slice(conv);
+            key
+        };
         IndexKeys {
             // Sets: a customer id given twice (say external contact id == customer key) or an agent who
             // reconnected is indexed once, so a query never returns the same session twice.
-            by_customer: s.customer.keys().into_iter().map(timed).collect(),
-            by_agent: s.agent_ids.iter().filter(|a| !a.is_empty()).map(|a| timed(a)).collect(),
-            by_integration: timed(&s.integration),
+            by_customer: s.customer.keys().into_iter().map(owned).collect(),
+            by_agent: s.agent_ids.iter().filter(|a| !a.is_empty()).map(|a| owned(a)).collect(),
             by_updated: keys::timed(&[], s.updated_at, conv),
             closed: (s.state == SessionState::Closed).then(|| keys::timed(&[], closed_at(s), conv)),
         }
@@ -53,14 +53,38 @@ impl IndexKeys {
 }
 
 /// The index trees, paired with a version's keys for each.
-fn index_pairs<'a>(t: &'a super::Trees, k: &'a IndexKeys) -> [(&'a ::sled::Tree, Vec<&'a Vec<u8>>); 5] {
+fn index_pairs<'a>(t: &'a super::Trees, k: &'a IndexKeys) -> [(&'a ::sled::Tree, Vec<&'a Vec<u8>>); 4] {
     [
         (&t.by_customer, k.by_customer.iter().collect()),
         (&t.by_agent, k.by_agent.iter().collect()),
-        (&t.by_integration, vec![&k.by_integration]),
         (&t.by_updated, vec![&k.by_updated]),
         (&t.closed, k.closed.iter().collect()),
     ]
+}
+
+/// Trees of the first layout, whose customer, agent and integration keys carried the activity time.
+const TIMED_OWNER_TREES: [&str; 3] = ["sessions_by_customer", "sessions_by_agent", "sessions_by_integration"];
+
+/// Upgrade a store written with the first layout: rebuild the customer and agent indexes from the sessions, then
+/// drop the old trees. Runs at open, before anything else touches the store; a crash midway repeats it.
+pub(super) fn migrate_timed_owner_indexes(db: &::sled::Db, t: &super::Trees) -> Result<(), StoreError> {
+    let names = db.tree_names();
+    let old: Vec<&str> =
+        TIMED_OWNER_TREES.into_iter().filter(|n| names.iter().any(|t| t.as_ref() == n.as_bytes())).collect();
+    if old.is_empty() {
+        return Ok(());
+    }
+    for entry in t.sessions.iter() {
+        let (key, value) = entry?;
+        let conv = String::from_utf8_lossy(&key).into_owned();
+        let session: Session = decode(&value, || session_key(&conv))?;
+        add_entries(t, None, &IndexKeys::of(&session))?;
+    }
+    t.sessions.flush()?;
+    for name in old {
+        db.drop_tree(name)?;
+    }
+    Ok(())
 }
 
 /// Insert the index entries of `new` that `old` lacks.
@@ -133,28 +157,38 @@ impl SessionStore for SledStore {
 
     async fn query(&self, query: &SessionQuery) -> Result<Vec<Session>, StoreError> {
         let t = self.trees();
-        // The most selective index first; the remaining conditions are checked on the loaded session.
-        let (tree, name, prefix) = if let Some(c) = &query.customer {
-            (&t.by_customer, "sessions_by_customer", keys::str_prefix(c))
-        } else if let Some(a) = &query.agent {
-            (&t.by_agent, "sessions_by_agent", keys::str_prefix(a))
-        } else if let Some(i) = &query.integration {
-            (&t.by_integration, "sessions_by_integration", keys::str_prefix(i))
-        } else {
-            (&t.by_updated, "sessions_by_updated", Vec::new())
+        // A customer's or an agent's sessions are few: load them all, filter, order by activity.
+        let owner = match (&query.customer, &query.agent) {
+            (Some(c), _) => Some((&t.by_customer, "sessions_of_customer", c)),
+            (None, Some(a)) => Some((&t.by_agent, "sessions_of_agent", a)),
+            (None, None) => None,
         };
-        let lower = match query.since {
-            Some(since) => keys::timed(&prefix, since, &[]),
-            None => prefix.clone(),
-        };
-        let range = match keys::prefix_end(&prefix) {
-            Some(end) => tree.range(lower..end),
-            None => tree.range(lower..),
+        if let Some((tree, name, id)) = owner {
+            let prefix = keys::str_prefix(id);
+            let mut found = Vec::new();
+            for entry in tree.scan_prefix(&prefix) {
+                let (key, _) = entry?;
+                let conv = keys::owned_conversation(&key, prefix.len(), name)?;
+                // Entries of a session that has since changed owner fail the match and are skipped.
+                if let Some(session) = self.load_session(&conv)?.filter(|s| session_matches(s, query)) {
+                    found.push(session);
+                }
+            }
+            found.sort_by(newest_activity_first);
+            if query.limit > 0 {
+                found.truncate(query.limit);
+            }
+            return Ok(found);
+        }
+        // Everything else walks the activity index newest first and stops at the limit.
+        let range = match query.since {
+            Some(since) => t.by_updated.range(keys::ts(since).to_vec()..),
+            None => t.by_updated.range::<&[u8], _>(..),
         };
         let mut found = Vec::new();
         for entry in range.rev() {
             let (key, _) = entry?;
-            let (conv, stamp) = keys::trailing_conversation(&key, prefix.len(), name)?;
+            let (conv, stamp) = keys::trailing_conversation(&key, 0, "sessions_by_updated")?;
             let Some(session) = self.load_session(&conv)? else { continue };
             // An entry of an older version of a session that changed during this scan: its current entry is
             // elsewhere in the index.
