@@ -207,7 +207,7 @@ async fn bench_sessions(dir: &Path, n: usize) -> BenchResult<()> {
     println!("### Sessions ({n} sessions, sled, 2 writer tasks)\n");
     println!("| measure | value |\n|---|---|");
     println!("| inserts/s | {:.0} |", n as f64 / insert_secs);
-    println!("| updates/s (index entries move) | {:.0} |", (n / 10) as f64 / update_secs);
+    println!("| updates/s (activity time changes) | {:.0} |", (n / 10) as f64 / update_secs);
     println!("| query by customer, limit 10 | {query_us:.0} µs ({found} found for 1,000 customers) |");
     println!("| sessions stored | {len} (after reopen: {len_after}) |");
     println!("| RSS before / after | {rss_before:.0} MiB / {rss_after:.0} MiB |");
