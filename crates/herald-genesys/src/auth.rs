@@ -219,7 +219,10 @@ impl TokenCache {
 }
 
 /// A short description of a transport error that never includes URLs with credentials (there are none) or bodies.
-pub(crate) fn transport_reason(e: &reqwest::Error) -> String {
+///
+/// `timed out` and `connection failed` for those two; otherwise the error with its chain of sources. Public so that
+/// callers outside this crate that reach the Genesys hosts directly describe transport failures the same way.
+pub fn transport_reason(e: &reqwest::Error) -> String {
     if e.is_timeout() {
         "timed out".into()
     } else if e.is_connect() {

@@ -1,11 +1,17 @@
 //! The Genesys Cloud side of `--live`: a client-credentials token for the integration's OAuth client, the generic
 //! conversation GET that resolves ids, and the one request `--send` sends.
 //!
+//! The token comes from herald-genesys' [`TokenCache`] and transport failures are described by its
+//! [`transport_reason`], so the doctor and the service speak of the login host the same way. Requests are not sent
+//! through herald-genesys' budgeted, retried client: the doctor sends exactly one request and shows the raw answer.
+//!
 //! Neither the client secret nor the access token is ever put in a message, a `Debug` output or the report.
 
 use std::time::Duration;
 
-use herald_genesys::{ErrorBody, CORRELATION_HEADER};
+use herald_core::ChannelError;
+use herald_genesys::auth::{transport_reason, TokenCache};
+use herald_genesys::{ErrorBody, Secret, CORRELATION_HEADER};
 use serde::Serialize;
 use serde_json::Value;
 
@@ -78,7 +84,7 @@ impl std::fmt::Display for UpstreamError {
 pub struct GenesysClient {
     http: reqwest::Client,
     api_base: String,
-    token: String,
+    token: Secret,
 }
 
 impl std::fmt::Debug for GenesysClient {
@@ -88,7 +94,8 @@ impl std::fmt::Debug for GenesysClient {
 }
 
 impl GenesysClient {
-    /// Gets a token for the integration's OAuth client (`POST {login}/oauth/token`, client credentials).
+    /// Gets a token for the integration's OAuth client (`POST {login}/oauth/token`, client credentials), through
+    /// herald-genesys' [`TokenCache`], as the service gets its own.
     pub async fn connect(target: &LiveTarget) -> Result<GenesysClient, TokenError> {
         crate::tls::install_crypto_provider();
         let who = format!("integration `{}` (OAuth client `{}`)", target.integration, target.client_id);
@@ -98,32 +105,20 @@ impl GenesysClient {
             .build()
             .map_err(|e| TokenError(format!("{who}: cannot build an HTTP client: {e}")))?;
         let login = target.environment.login_base();
-        let url = format!("{login}/oauth/token");
-        let resp = http
-            .post(&url)
-            .basic_auth(&target.client_id, Some(target.client_secret.expose()))
-            .form(&[("grant_type", "client_credentials")])
-            .send()
-            .await
-            .map_err(|e| TokenError(format!("{who}: cannot reach the login host {login}: {}", short_error(&e))))?;
-        let status = resp.status();
-        let body: Value = resp.json().await.unwrap_or(Value::Null);
-        if let Some(token) = body.get("access_token").and_then(Value::as_str).filter(|t| !t.is_empty()) {
-            return Ok(GenesysClient { http, api_base: target.environment.api_base(), token: token.to_string() });
+        let cache = TokenCache::new(http.clone(), &login, &target.client_id, target.client_secret.clone());
+        match cache.token().await {
+            Ok(t) => Ok(GenesysClient { http, api_base: target.environment.api_base(), token: t.value }),
+            Err(ChannelError::Unauthorized { reason, .. }) => Err(TokenError(format!(
+                "{who}: {reason}: settings.client_id, settings.client_secret and the environment ({}) of \
+                 integration `{}`",
+                target.environment.key(),
+                target.integration
+            ))),
+            Err(ChannelError::Transient { reason, .. } | ChannelError::Permanent { reason, .. }) => {
+                Err(TokenError(format!("{who}: {reason}")))
+            }
+            Err(e) => Err(TokenError(format!("{who}: the login host {login} answered the token request: {e}"))),
         }
-        let error = body.get("error").and_then(Value::as_str).unwrap_or("no error code");
-        let description = body
-            .get("error_description")
-            .or_else(|| body.get("description"))
-            .and_then(Value::as_str)
-            .map(|d| format!(" ({d})"))
-            .unwrap_or_default();
-        Err(TokenError(format!(
-            "{who}: Genesys Cloud refused the credentials: POST {url} answered {status}: {error}{description}; check \
-             settings.client_id and settings.client_secret of integration `{}` (and the environment: {})",
-            target.integration,
-            target.environment.key()
-        )))
     }
 
     /// Sends `method path` (path relative to the API base, query included) with an optional JSON body.
@@ -133,12 +128,12 @@ impl GenesysClient {
         let mut req = self
             .http
             .request(m, format!("{}{path}", self.api_base))
-            .bearer_auth(&self.token)
+            .bearer_auth(self.token.expose())
             .header("Accept", "application/json");
         if let Some(b) = body {
             req = req.json(b);
         }
-        let resp = req.send().await.map_err(|e| format!("{method} {path} failed: {}", short_error(&e)))?;
+        let resp = req.send().await.map_err(|e| format!("{method} {path} failed: {}", transport_reason(&e)))?;
         let status = resp.status();
         let correlation_id = resp.headers().get(CORRELATION_HEADER).and_then(|v| v.to_str().ok()).map(str::to_string);
         let text = resp.text().await.unwrap_or_default();
@@ -164,18 +159,6 @@ impl GenesysClient {
             error,
         })
     }
-}
-
-/// A reqwest error without the noise (and without any header: the token is never in it).
-fn short_error(e: &reqwest::Error) -> String {
-    let mut s = e.to_string();
-    let mut src = std::error::Error::source(e);
-    while let Some(inner) = src {
-        s.push_str(": ");
-        s.push_str(&inner.to_string());
-        src = inner.source();
-    }
-    s
 }
 
 /// What a generic conversation (`GET /api/v2/conversations/{id}`) tells: ids by placeholder name, and why some could
