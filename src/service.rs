@@ -225,6 +225,9 @@ async fn event_loop(
                     warn!(error = %e, conversation = %session.conversation_id, "Could not store a session update.");
                 }
             }
+            // On every event of a connected conversation, not only when it becomes connected: a notification
+            // deferred while this newer conversation was already open (its target was an older, closed one) is
+            // picked up on the next event. The lookup is one prefix scan of the deferred index per customer id.
             if session.state == SessionState::Connected {
                 for key in session.customer.keys() {
                     match dispatcher.release_deferred(&event.integration, key, &session.conversation_id).await {
