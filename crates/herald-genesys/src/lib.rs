@@ -9,13 +9,15 @@
 //! - [`models`]: request/response models with the exact upstream field names;
 //! - [`validate`]: local checks of send bodies;
 //! - [`stream`]: the supervised notification WebSocket;
-//! - [`sessions`]: conversation event bodies → [`herald_core::Session`] changes.
+//! - [`sessions`]: conversation event bodies → [`herald_core::Session`] changes;
+//! - [`channel`]: the state and stream ingestion the conversation adapters (web chat, web messaging) share.
 
 #![warn(missing_docs)]
 
 pub mod api;
 pub mod auth;
 pub mod budget;
+pub mod channel;
 pub mod client;
 pub mod config;
 pub mod errors;

@@ -37,7 +37,7 @@ pub(crate) async fn render(inner: &Inner, content: &Content, session: &Session) 
         Content::Text { text } => text.clone(),
         Content::Template { template, variables } => render_template(template, variables, session)?,
         Content::CannedResponse { response_id, variables } => {
-            let client = inner.client.clone();
+            let client = inner.channel.client.clone();
             let id = response_id.clone();
             let response = inner
                 .canned
