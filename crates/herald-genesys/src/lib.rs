@@ -10,6 +10,7 @@
 //! - [`validate`]: local checks of send bodies;
 //! - [`stream`]: the supervised notification WebSocket;
 //! - [`sessions`]: conversation event bodies → [`herald_core::Session`] changes;
+//! - [`settings`]: the settings table keys both conversation adapters share, and their decoder;
 //! - [`channel`]: the state and stream ingestion the conversation adapters (web chat, web messaging) share.
 
 #![warn(missing_docs)]
@@ -24,6 +25,7 @@ pub mod errors;
 pub mod models;
 pub mod region;
 pub mod sessions;
+pub mod settings;
 pub mod stream;
 pub mod validate;
 

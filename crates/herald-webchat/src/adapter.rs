@@ -73,13 +73,14 @@ impl WebChatAdapter {
     pub fn new(name: impl Into<String>, settings: Settings) -> Result<Self, ChannelError> {
         let name = name.into();
         let config = settings
+            .genesys
             .client_config()
             .map_err(|(field, msg)| ChannelError::invalid(field, msg, "correct the integration settings"))?;
         let client = GenesysClient::new(config)?;
         let mut mapper = MapperConfig::new(name.clone());
-        mapper.customer_key_attribute = settings.customer_key_attribute.clone();
+        mapper.customer_key_attribute = settings.genesys.customer_key_attribute.clone();
         mapper.default_media = MediaKind::WebChat;
-        let canned = CannedCache::new(settings.canned_ttl());
+        let canned = CannedCache::new(settings.genesys.canned_ttl());
         Ok(WebChatAdapter {
             inner: Arc::new(Inner {
                 channel: ChannelState::new(name, client, mapper, PROFILE),
@@ -105,12 +106,12 @@ impl MessagingChannel for WebChatAdapter {
 
     async fn start(&self, ctx: ChannelContext) -> Result<(), ChannelError> {
         let inner = &self.inner;
-        let Some(stream) = inner.channel.start(ctx, inner.settings.stream_config())? else {
+        let Some(stream) = inner.channel.start(ctx, inner.settings.genesys.stream_config())? else {
             return Ok(());
         };
         let span = tracing::info_span!("webchat_ingest", integration = %inner.channel.name);
         tokio::spawn(crate::ingest::run(inner.clone(), stream).instrument(span));
-        tracing::info!(integration = %inner.channel.name, topics = inner.settings.topics().len(), "web chat integration started");
+        tracing::info!(integration = %inner.channel.name, topics = inner.settings.genesys.topics().len(), "web chat integration started");
         Ok(())
     }
 

@@ -53,12 +53,13 @@ impl WebMessagingAdapter {
     pub fn new(name: impl Into<String>, settings: Settings) -> Result<Self, ChannelError> {
         let name = name.into();
         let config = settings
+            .genesys
             .client_config()
             .map_err(|(field, msg)| ChannelError::invalid(field, msg, "correct the integration settings"))?;
         let client = GenesysClient::new(config)?;
         let mut mapper = MapperConfig::new(name.clone());
-        mapper.customer_key_attribute = settings.customer_key_attribute.clone();
-        let canned = CannedCache::new(settings.canned_ttl());
+        mapper.customer_key_attribute = settings.genesys.customer_key_attribute.clone();
+        let canned = CannedCache::new(settings.genesys.canned_ttl());
         Ok(WebMessagingAdapter {
             inner: Arc::new(Inner {
                 channel: ChannelState::new(name, client, mapper, PROFILE),
@@ -87,12 +88,12 @@ impl MessagingChannel for WebMessagingAdapter {
 
     async fn start(&self, ctx: ChannelContext) -> Result<(), ChannelError> {
         let inner = &self.inner;
-        let Some(stream) = inner.channel.start(ctx, inner.settings.stream_config())? else {
+        let Some(stream) = inner.channel.start(ctx, inner.settings.genesys.stream_config())? else {
             return Ok(());
         };
         let span = tracing::info_span!("webmessaging_ingest", integration = %inner.channel.name);
         tokio::spawn(crate::ingest::run(inner.clone(), stream).instrument(span));
-        tracing::info!(integration = %inner.channel.name, topics = inner.settings.topics().len(), "web messaging integration started");
+        tracing::info!(integration = %inner.channel.name, topics = inner.settings.genesys.topics().len(), "web messaging integration started");
         Ok(())
     }
 

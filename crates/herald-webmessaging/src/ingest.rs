@@ -107,7 +107,7 @@ async fn resync(inner: &Inner, reason: &str) {
 /// Open web messaging conversations of the watched queues according to analytics (best effort).
 async fn analytics_open(inner: &Inner) -> Vec<String> {
     let mut out = Vec::new();
-    for queue in &inner.settings.queue_ids {
+    for queue in &inner.settings.genesys.queue_ids {
         let query = OpenConversationsQuery::webmessaging(Utc::now(), inner.settings.lookback_hours)
             .queue(queue.clone())
             .page_size(100)
