@@ -8,7 +8,6 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use herald_core::{ChannelContext, ChannelError, Delivery, Health, HealthStatus, MediaKind, MessagingChannel, Receipt};
 use herald_genesys::channel::{ChannelState, Profile};
-use herald_genesys::{GenesysClient, MapperConfig};
 use herald_webmessaging::canned::CannedCache;
 use parking_lot::Mutex;
 use tracing::Instrument;
@@ -71,19 +70,11 @@ impl std::fmt::Debug for WebChatAdapter {
 impl WebChatAdapter {
     /// An adapter for integration `name` (no network until [`start`](MessagingChannel::start)).
     pub fn new(name: impl Into<String>, settings: Settings) -> Result<Self, ChannelError> {
-        let name = name.into();
-        let config = settings
-            .genesys
-            .client_config()
-            .map_err(|(field, msg)| ChannelError::invalid(field, msg, "correct the integration settings"))?;
-        let client = GenesysClient::new(config)?;
-        let mut mapper = MapperConfig::new(name.clone());
-        mapper.customer_key_attribute = settings.genesys.customer_key_attribute.clone();
-        mapper.default_media = MediaKind::WebChat;
+        let channel = ChannelState::connect(name.into(), &settings.genesys, PROFILE, MediaKind::WebChat)?;
         let canned = CannedCache::new(settings.genesys.canned_ttl());
         Ok(WebChatAdapter {
             inner: Arc::new(Inner {
-                channel: ChannelState::new(name, client, mapper, PROFILE),
+                channel,
                 settings,
                 canned,
                 delivered: AtomicU64::new(0),
@@ -106,12 +97,10 @@ impl MessagingChannel for WebChatAdapter {
 
     async fn start(&self, ctx: ChannelContext) -> Result<(), ChannelError> {
         let inner = &self.inner;
-        let Some(stream) = inner.channel.start(ctx, inner.settings.genesys.stream_config())? else {
-            return Ok(());
-        };
-        let span = tracing::info_span!("webchat_ingest", integration = %inner.channel.name);
-        tokio::spawn(crate::ingest::run(inner.clone(), stream).instrument(span));
-        tracing::info!(integration = %inner.channel.name, topics = inner.settings.genesys.topics().len(), "web chat integration started");
+        if let Some(stream) = inner.channel.start(ctx, inner.settings.genesys.stream_config())? {
+            let span = tracing::info_span!("webchat_ingest", integration = %inner.channel.name);
+            tokio::spawn(crate::ingest::run(inner.clone(), stream).instrument(span));
+        }
         Ok(())
     }
 

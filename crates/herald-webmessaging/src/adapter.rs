@@ -5,9 +5,9 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use herald_core::{ChannelContext, ChannelError, Delivery, Health, MessagingChannel, Receipt};
+use herald_core::{ChannelContext, ChannelError, Delivery, Health, MediaKind, MessagingChannel, Receipt};
 use herald_genesys::channel::{ChannelState, Profile};
-use herald_genesys::{GenesysClient, MapperConfig};
+use herald_genesys::GenesysClient;
 use tracing::Instrument;
 
 use crate::canned::CannedCache;
@@ -51,22 +51,10 @@ impl std::fmt::Debug for WebMessagingAdapter {
 impl WebMessagingAdapter {
     /// An adapter for integration `name` (no network until [`start`](MessagingChannel::start)).
     pub fn new(name: impl Into<String>, settings: Settings) -> Result<Self, ChannelError> {
-        let name = name.into();
-        let config = settings
-            .genesys
-            .client_config()
-            .map_err(|(field, msg)| ChannelError::invalid(field, msg, "correct the integration settings"))?;
-        let client = GenesysClient::new(config)?;
-        let mut mapper = MapperConfig::new(name.clone());
-        mapper.customer_key_attribute = settings.genesys.customer_key_attribute.clone();
+        let channel = ChannelState::connect(name.into(), &settings.genesys, PROFILE, MediaKind::WebMessaging)?;
         let canned = CannedCache::new(settings.genesys.canned_ttl());
         Ok(WebMessagingAdapter {
-            inner: Arc::new(Inner {
-                channel: ChannelState::new(name, client, mapper, PROFILE),
-                settings,
-                canned,
-                stats: DeliveryStats::default(),
-            }),
+            inner: Arc::new(Inner { channel, settings, canned, stats: DeliveryStats::default() }),
         })
     }
 
@@ -88,12 +76,10 @@ impl MessagingChannel for WebMessagingAdapter {
 
     async fn start(&self, ctx: ChannelContext) -> Result<(), ChannelError> {
         let inner = &self.inner;
-        let Some(stream) = inner.channel.start(ctx, inner.settings.genesys.stream_config())? else {
-            return Ok(());
-        };
-        let span = tracing::info_span!("webmessaging_ingest", integration = %inner.channel.name);
-        tokio::spawn(crate::ingest::run(inner.clone(), stream).instrument(span));
-        tracing::info!(integration = %inner.channel.name, topics = inner.settings.genesys.topics().len(), "web messaging integration started");
+        if let Some(stream) = inner.channel.start(ctx, inner.settings.genesys.stream_config())? {
+            let span = tracing::info_span!("webmessaging_ingest", integration = %inner.channel.name);
+            tokio::spawn(crate::ingest::run(inner.clone(), stream).instrument(span));
+        }
         Ok(())
     }
 

@@ -9,12 +9,13 @@ use std::collections::{BTreeSet, HashMap};
 use std::sync::OnceLock;
 
 use chrono::Utc;
-use herald_core::{ChannelContext, ChannelError, EventKind, Session, SessionQuery, SessionState};
+use herald_core::{ChannelContext, ChannelError, EventKind, MediaKind, Session, SessionQuery, SessionState};
 use parking_lot::Mutex;
 use tokio_util::sync::CancellationToken;
 
 use super::Profile;
 use crate::sessions::{apply_conversation, MapperConfig, SessionChange};
+use crate::settings::ConversationSettings;
 use crate::stream::{NotificationStream, StreamConfig, StreamHealthHandle};
 use crate::GenesysClient;
 
@@ -58,9 +59,28 @@ impl ChannelState {
         }
     }
 
-    /// Links the host's shutdown to [`cancel`](ChannelState::cancel), spawns the notification stream and stores
-    /// the runtime. Returns the stream for the caller's ingestion task, or `None` when the integration had
-    /// already started (starting twice is harmless).
+    /// The state of integration `name` built from its shared settings: the Genesys client they configure and a
+    /// session mapper with their customer key attribute and `default_media` (the media of bodies that carry no
+    /// media marker: chat bodies never do). `Invalid` when the settings name no usable environment.
+    pub fn connect(
+        name: String,
+        settings: &ConversationSettings,
+        profile: Profile,
+        default_media: MediaKind,
+    ) -> Result<Self, ChannelError> {
+        let config = settings
+            .client_config()
+            .map_err(|(field, msg)| ChannelError::invalid(field, msg, "correct the integration settings"))?;
+        let client = GenesysClient::new(config)?;
+        let mut mapper = MapperConfig::new(name.clone());
+        mapper.customer_key_attribute = settings.customer_key_attribute.clone();
+        mapper.default_media = default_media;
+        Ok(ChannelState::new(name, client, mapper, profile))
+    }
+
+    /// Links the host's shutdown to [`cancel`](ChannelState::cancel), spawns the notification stream, stores
+    /// the runtime and logs the start. Returns the stream for the caller's ingestion task, or `None` when the
+    /// integration had already started (starting twice is harmless).
     pub fn start(&self, ctx: ChannelContext, config: StreamConfig) -> Result<Option<NotificationStream>, ChannelError> {
         if self.runtime.get().is_some() {
             return Ok(None);
@@ -73,11 +93,13 @@ impl ChannelState {
                 _ = stop.cancelled() => {}
             }
         });
+        let topics = config.topics.len();
         let stream = NotificationStream::spawn(self.client.clone(), config, self.cancel.clone())?;
         let handle = stream.health_handle();
         if self.runtime.set(ChannelRuntime { ctx, stream: handle }).is_err() {
             return Ok(None);
         }
+        tracing::info!(integration = %self.name, topics, "{} integration started", self.profile.label);
         Ok(Some(stream))
     }
 

@@ -12,6 +12,7 @@ mod decode;
 
 use std::time::Duration;
 
+use herald_core::{ConfigProblem, IntegrationSpec};
 use serde::Deserialize;
 
 use crate::config::{ClientConfig, Secret};
@@ -19,6 +20,12 @@ use crate::region::Environment;
 use crate::stream::StreamConfig;
 
 pub use decode::decode;
+
+/// `(key, message)` problems of `spec`'s settings table as config problems at their full key path
+/// (`integration[i].settings.{key}`), as `herald config check` reports them.
+pub fn config_problems(spec: &IntegrationSpec, problems: Vec<(String, String)>) -> Vec<ConfigProblem> {
+    problems.into_iter().map(|(key, msg)| ConfigProblem::new(format!("{}.settings.{key}", spec.path), msg)).collect()
+}
 
 /// What differs between the adapters' shared settings: the media of their topics and the wording of problems.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
