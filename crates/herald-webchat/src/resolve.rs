@@ -29,13 +29,7 @@ pub(crate) async fn resolve(inner: &Inner, target: &Target) -> Result<Session, C
         Target::Conversation { id } => inner.channel.conversation(id).await?,
         Target::Customer { id } => customer(inner, id).await?,
         Target::Guest { id } => guest(inner, id).await?,
-        Target::Agent { .. } => {
-            return Err(ChannelError::invalid(
-                "target.type",
-                "is `agent`, which a web chat integration cannot reach",
-                "send messages to agents through a teams integration, or target a conversation, customer or guest",
-            ))
-        }
+        Target::Agent { .. } => return Err(inner.channel.agent_unreachable()),
     };
     if !is_chat(&session) {
         return Err(ChannelError::invalid(

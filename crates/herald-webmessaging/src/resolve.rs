@@ -23,13 +23,7 @@ pub(crate) async fn resolve(inner: &Inner, target: &Target) -> Result<Session, C
         Target::Conversation { id } => conversation(inner, id).await?,
         Target::Customer { id } => customer(inner, id).await?,
         Target::Guest { id } => guest(inner, id).await?,
-        Target::Agent { .. } => {
-            return Err(ChannelError::invalid(
-                "target.type",
-                "is `agent`, which a web messaging integration cannot reach",
-                "send messages to agents through a teams integration, or target a conversation, customer or guest",
-            ))
-        }
+        Target::Agent { .. } => return Err(inner.channel.agent_unreachable()),
     };
     if !is_messaging(&session) {
         return Err(ChannelError::invalid(

@@ -175,6 +175,16 @@ impl ChannelState {
         }
     }
 
+    /// The refusal of an `agent` target: conversation adapters reach customers; agents are reached through a
+    /// teams integration.
+    pub fn agent_unreachable(&self) -> ChannelError {
+        ChannelError::invalid(
+            "target.type",
+            format!("is `agent`, which a {} integration cannot reach", self.profile.label),
+            "send messages to agents through a teams integration, or target a conversation, customer or guest",
+        )
+    }
+
     /// Sessions of `key` (any customer id) from the store and the cache whose media `keep` accepts, most recent
     /// activity first.
     pub async fn sessions_of(&self, key: &str, keep: impl Fn(&Session) -> bool) -> Result<Vec<Session>, ChannelError> {
