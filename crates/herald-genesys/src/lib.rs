@@ -9,19 +9,23 @@
 //! - [`models`]: request/response models with the exact upstream field names;
 //! - [`validate`]: local checks of send bodies;
 //! - [`stream`]: the supervised notification WebSocket;
-//! - [`sessions`]: conversation event bodies → [`herald_core::Session`] changes.
+//! - [`sessions`]: conversation event bodies → [`herald_core::Session`] changes;
+//! - [`settings`]: the settings table keys both conversation adapters share, and their decoder;
+//! - [`channel`]: the state and stream ingestion the conversation adapters (web chat, web messaging) share.
 
 #![warn(missing_docs)]
 
 pub mod api;
 pub mod auth;
 pub mod budget;
+pub mod channel;
 pub mod client;
 pub mod config;
 pub mod errors;
 pub mod models;
 pub mod region;
 pub mod sessions;
+pub mod settings;
 pub mod stream;
 pub mod validate;
 

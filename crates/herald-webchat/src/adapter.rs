@@ -1,52 +1,36 @@
 //! [`WebChatAdapter`]: the `MessagingChannel` of one legacy web chat integration, and the state its parts share
-//! ([`Inner`]): the Genesys client, the session mapper (chat media by default), a cache of sessions the stream
-//! showed more recently than the host may have stored, the canned response cache and delivery counters.
-//!
-//! The session store is the source of truth for look-ups; the cache bridges the moment between an event being
-//! published and the host writing it. The newer of the two (by `updated_at`) wins.
+//! ([`Inner`]): the shared Genesys channel state ([`ChannelState`]: client, session mapper with chat media by
+//! default, session cache), the settings, the canned response cache and delivery counters.
 
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
 use async_trait::async_trait;
-use chrono::Utc;
-use herald_core::{
-    ChannelContext, ChannelError, Delivery, EventKind, Health, HealthStatus, MediaKind, MessagingChannel, Receipt,
-    Session, SessionState,
-};
-use herald_genesys::sessions::{apply_conversation, SessionChange};
-use herald_genesys::stream::StreamHealthHandle;
-use herald_genesys::{GenesysClient, MapperConfig, NotificationStream};
+use herald_core::{ChannelContext, ChannelError, Delivery, Health, HealthStatus, MediaKind, MessagingChannel, Receipt};
+use herald_genesys::channel::{ChannelState, Profile};
 use herald_webmessaging::canned::CannedCache;
 use parking_lot::Mutex;
-use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 use crate::settings::Settings;
 
-/// State that exists once the integration has started.
-pub(crate) struct Runtime {
-    /// Events and the session store.
-    pub ctx: ChannelContext,
-    /// The notification stream's health.
-    pub stream: StreamHealthHandle,
-}
+/// The web chat facts the shared channel code needs (topics, wording of logs and errors).
+pub(crate) const PROFILE: Profile = Profile {
+    label: "web chat",
+    noun: "chat",
+    topic_suffix: ".conversations.chats",
+    not_found_hint: "Genesys does not know this chat; check the id and that the integration points at the right \
+                     region",
+    lookup_failed: "could not fetch chat communication ids; deliveries will ask again",
+};
 
 /// State shared by ingestion, delivery and health.
 pub(crate) struct Inner {
-    /// The integration name.
-    pub name: String,
+    /// Name, client, mapper (chat media by default), runtime, session cache and cancellation, as every
+    /// Genesys conversation adapter has them.
+    pub channel: ChannelState,
     /// Decoded settings.
     pub settings: Settings,
-    /// The Genesys client (shared token and budget).
-    pub client: GenesysClient,
-    /// How conversation bodies become sessions (chat media by default).
-    pub mapper: MapperConfig,
-    /// Set by `start`.
-    pub runtime: OnceLock<Runtime>,
-    /// Latest open sessions seen on the stream.
-    pub cache: Mutex<HashMap<String, Session>>,
     /// Canned responses (the web messaging cache and renderer: one implementation for both adapters).
     pub canned: CannedCache,
     /// Deliveries that reached Genesys.
@@ -55,76 +39,9 @@ pub(crate) struct Inner {
     pub failed: AtomicU64,
     /// The last delivery error, for health.
     pub last_error: Mutex<Option<String>>,
-    /// Stops background work.
-    pub cancel: CancellationToken,
 }
 
 impl Inner {
-    /// The runtime, or `Transient` when `start` has not run yet (the dispatcher retries).
-    pub fn runtime(&self) -> Result<&Runtime, ChannelError> {
-        self.runtime.get().ok_or_else(|| {
-            ChannelError::transient(format!("integration `{}` has not started yet; retrying", self.name))
-        })
-    }
-
-    /// The session of `conversation_id` known to the store or the cache, whichever is newer.
-    pub async fn known_session(&self, conversation_id: &str) -> Result<Option<Session>, ChannelError> {
-        let rt = self.runtime()?;
-        let stored = rt.ctx.sessions.get(conversation_id).await?;
-        let cached = self.cache.lock().get(conversation_id).cloned();
-        Ok(Session::newest(stored, cached))
-    }
-
-    /// Remembers an open `session` unless the cache holds something newer; closed sessions leave the cache.
-    pub fn remember(&self, session: &Session) {
-        let mut cache = self.cache.lock();
-        if session.state == SessionState::Closed {
-            cache.remove(&session.conversation_id);
-        } else if cache.get(&session.conversation_id).is_none_or(|c| c.updated_at <= session.updated_at) {
-            cache.insert(session.conversation_id.clone(), session.clone());
-        }
-    }
-
-    /// Publishes a mapped change (if it changed anything) and updates the cache.
-    pub async fn publish(&self, change: SessionChange) {
-        self.remember(change.session());
-        if let (Some(event), Some(rt)) = (change.into_event(), self.runtime.get()) {
-            if !rt.ctx.events.publish(event).await {
-                tracing::debug!("the host stopped listening to events (shutdown)");
-            }
-        }
-    }
-
-    /// `GET /api/v2/conversations/{id}` mapped onto `previous` (not yet published).
-    pub async fn fetch_change(&self, id: &str, previous: Option<&Session>) -> Result<SessionChange, ChannelError> {
-        let body = self.client.get_conversation_json(id).await.map_err(|e| match e {
-            ChannelError::NotFound { .. } => ChannelError::not_found(
-                "conversation",
-                id,
-                "Genesys does not know this chat; check the id and that the integration points at the right region",
-            ),
-            other => other,
-        })?;
-        apply_conversation(previous, &body.body, &self.mapper, Utc::now()).map_err(|e| ChannelError::Transient {
-            reason: format!("conversation `{id}` could not be read: {e}"),
-            correlation_id: body.correlation_id.clone(),
-        })
-    }
-
-    /// Fetches a conversation for a delivery and tells the store with `SessionUpdated` (never `SessionOpened`:
-    /// rules reacting to new chats must not fire for one herald merely looked up).
-    pub async fn fetch_for_delivery(&self, id: &str, previous: Option<&Session>) -> Result<Session, ChannelError> {
-        let change = self.fetch_change(id, previous).await?;
-        let session = change.session().clone();
-        if !matches!(change, SessionChange::Unchanged(_)) {
-            self.remember(&session);
-            if let Some(rt) = self.runtime.get() {
-                let _ = rt.ctx.events.publish(EventKind::SessionUpdated { session: session.clone() }).await;
-            }
-        }
-        Ok(session)
-    }
-
     /// Records a delivery outcome for health.
     pub fn record(&self, outcome: &Result<Receipt, ChannelError>) {
         match outcome {
@@ -146,35 +63,23 @@ pub struct WebChatAdapter {
 
 impl std::fmt::Debug for WebChatAdapter {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("WebChatAdapter").field("name", &self.inner.name).finish_non_exhaustive()
+        f.debug_struct("WebChatAdapter").field("name", &self.inner.channel.name).finish_non_exhaustive()
     }
 }
 
 impl WebChatAdapter {
     /// An adapter for integration `name` (no network until [`start`](MessagingChannel::start)).
     pub fn new(name: impl Into<String>, settings: Settings) -> Result<Self, ChannelError> {
-        let name = name.into();
-        let config = settings
-            .client_config()
-            .map_err(|(field, msg)| ChannelError::invalid(field, msg, "correct the integration settings"))?;
-        let client = GenesysClient::new(config)?;
-        let mut mapper = MapperConfig::new(name.clone());
-        mapper.customer_key_attribute = settings.customer_key_attribute.clone();
-        mapper.default_media = MediaKind::WebChat;
-        let canned = CannedCache::new(settings.canned_ttl());
+        let channel = ChannelState::connect(name.into(), &settings.genesys, PROFILE, MediaKind::WebChat)?;
+        let canned = CannedCache::new(settings.genesys.canned_ttl());
         Ok(WebChatAdapter {
             inner: Arc::new(Inner {
-                name,
+                channel,
                 settings,
-                client,
-                mapper,
-                runtime: OnceLock::new(),
-                cache: Mutex::new(HashMap::new()),
                 canned,
                 delivered: AtomicU64::new(0),
                 failed: AtomicU64::new(0),
                 last_error: Mutex::new(None),
-                cancel: CancellationToken::new(),
             }),
         })
     }
@@ -187,31 +92,15 @@ impl MessagingChannel for WebChatAdapter {
     }
 
     fn name(&self) -> &str {
-        &self.inner.name
+        &self.inner.channel.name
     }
 
     async fn start(&self, ctx: ChannelContext) -> Result<(), ChannelError> {
         let inner = &self.inner;
-        if inner.runtime.get().is_some() {
-            return Ok(());
+        if let Some(stream) = inner.channel.start(ctx, inner.settings.genesys.stream_config())? {
+            let span = tracing::info_span!("webchat_ingest", integration = %inner.channel.name);
+            tokio::spawn(crate::ingest::run(inner.clone(), stream).instrument(span));
         }
-        let stop = inner.cancel.clone();
-        let outer = ctx.shutdown.clone();
-        tokio::spawn(async move {
-            tokio::select! {
-                _ = outer.cancelled() => stop.cancel(),
-                _ = stop.cancelled() => {}
-            }
-        });
-        let stream =
-            NotificationStream::spawn(inner.client.clone(), inner.settings.stream_config(), inner.cancel.clone())?;
-        let handle = stream.health_handle();
-        if inner.runtime.set(Runtime { ctx, stream: handle }).is_err() {
-            return Ok(());
-        }
-        let span = tracing::info_span!("webchat_ingest", integration = %inner.name);
-        tokio::spawn(crate::ingest::run(inner.clone(), stream).instrument(span));
-        tracing::info!(integration = %inner.name, topics = inner.settings.topics().len(), "web chat integration started");
         Ok(())
     }
 
@@ -227,7 +116,7 @@ impl MessagingChannel for WebChatAdapter {
 
     async fn health(&self) -> Health {
         let inner = &self.inner;
-        let Some(rt) = inner.runtime.get() else {
+        let Some(rt) = inner.channel.runtime.get() else {
             return Health::with(HealthStatus::Starting, "stream", "not started");
         };
         let h = rt.stream.get();
@@ -267,6 +156,6 @@ impl MessagingChannel for WebChatAdapter {
     }
 
     async fn shutdown(&self) {
-        self.inner.cancel.cancel();
+        self.inner.channel.cancel.cancel();
     }
 }

@@ -48,7 +48,7 @@ pub(crate) async fn confirm(inner: &Inner, delivery: &Delivery) -> Result<Option
     let conv = &session.conversation_id;
     let path = format!("/api/v2/conversations/chats/{}/messages?maxResults={PAGE}&sortOrder=descending", seg(conv));
     let listing: EntityListing<WebChatMessage> =
-        inner.client.get(&path, &ErrorContext::entity("conversation", conv.clone())).await?.body;
+        inner.channel.client.get(&path, &ErrorContext::entity("conversation", conv.clone())).await?.body;
     let messages = listing.entities;
     let found = messages.iter().find(|m| {
         let from_customer =

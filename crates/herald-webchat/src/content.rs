@@ -1,16 +1,16 @@
 //! Notification content → the chat `body`.
 //!
-//! `Text` is sent as is; `Template` is rendered with [`herald_core::template::render`] from the caller's
-//! variables, the session's built-ins (`AGENT_NAME`, `AGENT_ALIAS`, `CUSTOMER_NAME`, `conversation_id`) and the
-//! participant attributes; `CannedResponse` is fetched (cached) and rendered by the web messaging crate's
-//! [`canned`](herald_webmessaging::canned) module — one renderer for both adapters. Every result is checked
+//! `Text` is sent as is; `Template` is rendered from the caller's variables, the session's built-ins
+//! (`AGENT_NAME`, `AGENT_ALIAS`, `CUSTOMER_NAME`, `conversation_id`) and the participant attributes;
+//! `CannedResponse` is fetched (cached) and rendered — all by the web messaging crate's
+//! [`render`](herald_webmessaging::render) module, one renderer for both adapters. Every result is checked
 //! against the 4,000-character chat limit before anything is sent, so an over-long body fails as `Invalid`
 //! naming `body` without costing a request.
 
 use herald_core::{ChannelError, Content, Session};
 use herald_genesys::models::chat::ChatMessageRequest;
 use herald_genesys::validate::validate_chat_message;
-use herald_webmessaging::canned::{render_response, render_template};
+use herald_webmessaging::render::render_content;
 
 use crate::adapter::Inner;
 
@@ -19,16 +19,7 @@ pub const CHAT_BODY_MAX: usize = 4000;
 
 /// Checks what can be checked before resolving the target: plain text length and emptiness, empty ids.
 pub(crate) fn precheck(content: &Content) -> Result<(), ChannelError> {
-    match content {
-        Content::Text { text } => check_body(text),
-        Content::Template { template, .. } if template.trim().is_empty() => {
-            Err(ChannelError::invalid("content.template", "is empty", "send the template text with {{placeholders}}"))
-        }
-        Content::CannedResponse { response_id, .. } if response_id.trim().is_empty() => {
-            Err(ChannelError::invalid("content.response_id", "is empty", "name a Response Management response id"))
-        }
-        _ => Ok(()),
-    }
+    herald_webmessaging::render::precheck(content, check_body)
 }
 
 /// Checks `text` as a chat `body` (non-empty, at most [`CHAT_BODY_MAX`] characters).
@@ -38,29 +29,7 @@ pub(crate) fn check_body(text: &str) -> Result<(), ChannelError> {
 
 /// The text to send for `content` into `session`'s chat, checked against the chat limit.
 pub(crate) async fn render(inner: &Inner, content: &Content, session: &Session) -> Result<String, ChannelError> {
-    let text = match content {
-        Content::Text { text } => text.clone(),
-        Content::Template { template, variables } => render_template(template, variables, session)?,
-        Content::CannedResponse { response_id, variables } => {
-            let client = inner.client.clone();
-            let id = response_id.clone();
-            let response = inner
-                .canned
-                .get_or_fetch(response_id, || async move {
-                    client.get_canned_response(&id).await.map(|r| r.body).map_err(|e| match e {
-                        ChannelError::NotFound { id, .. } => ChannelError::not_found(
-                            "canned response",
-                            id,
-                            "check the response id in Admin > Response Management and that the OAuth client has \
-                             responses:response:view",
-                        ),
-                        other => other,
-                    })
-                })
-                .await?;
-            render_response(&response, session, variables)?
-        }
-    };
+    let text = render_content(&inner.channel.client, &inner.canned, content, session).await?;
     check_body(&text)?;
     Ok(text)
 }
@@ -70,6 +39,7 @@ mod tests {
     use super::*;
     use chrono::Utc;
     use herald_core::MediaKind;
+    use herald_webmessaging::canned::render_template;
     use std::collections::BTreeMap;
 
     #[test]

@@ -37,7 +37,7 @@ pub(crate) async fn deliver(inner: &Inner, delivery: &Delivery) -> Result<Receip
         SessionState::Closed => return Err(closed(&notification.target, &session, "the chat has ended".into())),
         SessionState::Queued => {
             // The store may lag behind the stream; ask Genesys before making the caller wait.
-            let fresh = inner.fetch_for_delivery(&session.conversation_id, Some(&session)).await?;
+            let fresh = inner.channel.fetch_for_delivery(&session.conversation_id, Some(&session)).await?;
             match fresh.state {
                 SessionState::Connected => fresh,
                 SessionState::Closed => return Err(closed(&notification.target, &fresh, "the chat has ended".into())),
@@ -60,13 +60,13 @@ pub(crate) async fn deliver(inner: &Inner, delivery: &Delivery) -> Result<Receip
             Some(c) => c.to_string(),
             None if !looked_again => {
                 looked_again = true;
-                session = inner.fetch_for_delivery(&session.conversation_id, Some(&session)).await?;
+                session = inner.channel.fetch_for_delivery(&session.conversation_id, Some(&session)).await?;
                 continue;
             }
             None => return Err(not_sendable(&notification.target, &session)),
         };
         let conv = session.conversation_id.clone();
-        match inner.client.send_chat_message(&conv, &comm, &request).await {
+        match inner.channel.client.send_chat_message(&conv, &comm, &request).await {
             Ok(resp) => {
                 let msg = resp.body;
                 return Ok(Receipt {
@@ -82,7 +82,7 @@ pub(crate) async fn deliver(inner: &Inner, delivery: &Delivery) -> Result<Receip
             }
             Err(e @ (ChannelError::TargetClosed { .. } | ChannelError::NotFound { .. })) if !looked_again => {
                 looked_again = true;
-                let fresh = match inner.fetch_for_delivery(&conv, Some(&session)).await {
+                let fresh = match inner.channel.fetch_for_delivery(&conv, Some(&session)).await {
                     Ok(s) => s,
                     Err(ChannelError::NotFound { .. }) => return Err(with_customer(e, &notification.target, &session)),
                     Err(other) => return Err(other),

@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use herald_core::{AdapterFactory, ClosedPolicy, ConfigProblem, IntegrationSpec, MessagingChannel};
+use herald_genesys::settings::config_problems;
 
 use crate::adapter::WebChatAdapter;
 use crate::settings::Settings;
@@ -17,11 +18,7 @@ impl WebChatFactory {
     /// `closed_policy = "agentless"` is refused here: legacy web chat has no agentless send.
     pub fn settings(spec: &IntegrationSpec) -> Result<Settings, Vec<ConfigProblem>> {
         let settings: Settings = spec.decode()?;
-        let mut problems: Vec<ConfigProblem> = settings
-            .problems()
-            .into_iter()
-            .map(|(key, msg)| ConfigProblem::new(format!("{}.settings.{key}", spec.path), msg))
-            .collect();
+        let mut problems = config_problems(spec, settings.problems());
         if spec.closed_policy == ClosedPolicy::Agentless {
             problems.push(ConfigProblem::new(
                 format!("{}.closed_policy", spec.path),

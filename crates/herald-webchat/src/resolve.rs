@@ -11,7 +11,8 @@
 //! A session of another media (a web messaging conversation) is refused as `Invalid`: it belongs to a
 //! webmessaging integration. The session returned may be in any state; the delivery decides what it means.
 
-use herald_core::{ChannelError, MediaKind, Session, SessionQuery, Target};
+use herald_core::{ChannelError, MediaKind, Session, Target};
+use herald_genesys::channel::state::open_or_latest;
 
 use crate::adapter::Inner;
 
@@ -25,21 +26,12 @@ pub(crate) async fn resolve(inner: &Inner, target: &Target) -> Result<Session, C
         ));
     }
     let session = match target {
-        Target::Conversation { id } => match inner.known_session(id).await? {
-            Some(s) => s,
-            None => inner.fetch_for_delivery(id, None).await?,
-        },
+        Target::Conversation { id } => inner.channel.conversation(id).await?,
         Target::Customer { id } => customer(inner, id).await?,
         Target::Guest { id } => guest(inner, id).await?,
-        Target::Agent { .. } => {
-            return Err(ChannelError::invalid(
-                "target.type",
-                "is `agent`, which a web chat integration cannot reach",
-                "send messages to agents through a teams integration, or target a conversation, customer or guest",
-            ))
-        }
+        Target::Agent { .. } => return Err(inner.channel.agent_unreachable()),
     };
-    if session.media != MediaKind::WebChat {
+    if !is_chat(&session) {
         return Err(ChannelError::invalid(
             "target.id",
             format!("names conversation `{}`, which is not a legacy web chat", session.conversation_id),
@@ -49,28 +41,14 @@ pub(crate) async fn resolve(inner: &Inner, target: &Target) -> Result<Session, C
     Ok(session)
 }
 
-/// Chat sessions of `key` (any customer id) from the store and the cache, most recent activity first.
-async fn sessions_of(inner: &Inner, key: &str) -> Result<Vec<Session>, ChannelError> {
-    let rt = inner.runtime()?;
-    let query = SessionQuery {
-        integration: Some(inner.name.clone()),
-        customer: Some(key.to_string()),
-        limit: 50,
-        ..Default::default()
-    };
-    let mut found = rt.ctx.sessions.query(&query).await?;
-    let cached: Vec<Session> = inner.cache.lock().values().filter(|s| s.belongs_to(key)).cloned().collect();
-    Session::merge_newest(&mut found, cached);
-    found.retain(|s| s.media == MediaKind::WebChat);
-    Ok(found)
+/// Whether `session` is a legacy web chat (the only media this adapter delivers into).
+fn is_chat(session: &Session) -> bool {
+    session.media == MediaKind::WebChat
 }
 
 async fn customer(inner: &Inner, id: &str) -> Result<Session, ChannelError> {
-    let known = sessions_of(inner, id).await?;
-    if let Some(open) = known.iter().find(|s| s.is_open()) {
-        return Ok(open.clone());
-    }
-    known.into_iter().next().ok_or_else(|| {
+    let known = inner.channel.sessions_of(id, is_chat).await?;
+    open_or_latest(known).ok_or_else(|| {
         ChannelError::not_found(
             "customer",
             id,
@@ -82,15 +60,7 @@ async fn customer(inner: &Inner, id: &str) -> Result<Session, ChannelError> {
 }
 
 async fn guest(inner: &Inner, member: &str) -> Result<Session, ChannelError> {
-    let known: Vec<Session> = sessions_of(inner, member)
-        .await?
-        .into_iter()
-        .filter(|s| s.customer.guest_id.as_deref() == Some(member))
-        .collect();
-    if let Some(open) = known.iter().find(|s| s.is_open()) {
-        return Ok(open.clone());
-    }
-    known.into_iter().next().ok_or_else(|| {
+    inner.channel.guest_session(member, is_chat).await?.ok_or_else(|| {
         ChannelError::not_found(
             "guest",
             member,

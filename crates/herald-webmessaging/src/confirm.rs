@@ -68,7 +68,7 @@ async fn find_in(
     mode: DeliveryMode,
 ) -> Result<Option<Receipt>, ChannelError> {
     let conv = &session.conversation_id;
-    let listing = inner.client.get_message_conversation(conv).await?.body;
+    let listing = inner.channel.client.get_message_conversation(conv).await?.body;
     for p in &listing.participants {
         let purpose = p.purpose.as_deref().unwrap_or("").to_ascii_lowercase();
         if !matches!(purpose.as_str(), "agent" | "user" | "api") {
@@ -79,7 +79,7 @@ async fn find_in(
             if at < since {
                 continue;
             }
-            let data = inner.client.get_message(conv, id).await?.body;
+            let data = inner.channel.client.get_message(conv, id).await?.body;
             let sent = data.normalized_message.as_ref().and_then(|n| n.text.clone()).or(data.text_body.clone());
             if sent.as_deref() == Some(text) {
                 let route = if purpose == "api" || mode == DeliveryMode::Agentless { "agentless" } else { "agent" };

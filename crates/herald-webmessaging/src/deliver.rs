@@ -29,7 +29,7 @@ pub(crate) async fn deliver(inner: &Inner, delivery: &Delivery) -> Result<Receip
     let n = &delivery.notification;
     let span = tracing::info_span!(
         "webmessaging_deliver",
-        integration = %inner.name,
+        integration = %inner.channel.name,
         notification = %n.id,
         target = %n.target,
         mode = ?delivery.mode,
@@ -87,7 +87,7 @@ async fn deliver_normal(inner: &Inner, delivery: &Delivery) -> Result<Receipt, C
     if session.state != SessionState::Closed && session.agent_communication_id().is_none() {
         // The stream's message-media bodies carry no communication ids, and a queued session may have been
         // answered since the store last heard: ask Genesys once.
-        session = inner.fetch_for_delivery(&session.conversation_id, Some(&session)).await?;
+        session = inner.channel.fetch_for_delivery(&session.conversation_id, Some(&session)).await?;
     }
     match session.state {
         SessionState::Closed => Err(closed(target, &session, closed_reason(&session))),
@@ -114,7 +114,7 @@ async fn send_as_agent(inner: &Inner, delivery: &Delivery, mut session: Session)
             };
         };
         let conv = session.conversation_id.clone();
-        match inner.client.send_message(&conv, &comm, &message, &messenger).await {
+        match inner.channel.client.send_message(&conv, &comm, &message, &messenger).await {
             Ok(resp) => {
                 return Ok(Receipt {
                     upstream_message_id: resp.body.id,
@@ -126,7 +126,7 @@ async fn send_as_agent(inner: &Inner, delivery: &Delivery, mut session: Session)
             // The communication may be stale (transfer, or a close herald has not seen): look again, once.
             Err(e @ (ChannelError::TargetClosed { .. } | ChannelError::NotFound { .. })) if !retried => {
                 retried = true;
-                let fresh = match inner.fetch_for_delivery(&conv, Some(&session)).await {
+                let fresh = match inner.channel.fetch_for_delivery(&conv, Some(&session)).await {
                     Ok(s) => s,
                     Err(ChannelError::NotFound { .. }) => return Err(with_customer(e, target, &session)),
                     Err(other) => return Err(other),
@@ -196,7 +196,7 @@ async fn deliver_agentless(inner: &Inner, delivery: &Delivery) -> Result<Receipt
     let for_render = match &session {
         Some(s) => s,
         None => {
-            empty = Session::new("", inner.name.clone(), herald_core::MediaKind::WebMessaging, Utc::now());
+            empty = Session::new("", inner.channel.name.clone(), herald_core::MediaKind::WebMessaging, Utc::now());
             &empty
         }
     };
@@ -207,7 +207,7 @@ async fn deliver_agentless(inner: &Inner, delivery: &Delivery) -> Result<Receipt
 async fn send_agentless(inner: &Inner, deployment: &str, contact: &str, text: String) -> Result<Receipt, ChannelError> {
     let mut request = AgentlessRequest::webmessaging(deployment, contact, text);
     request.use_existing_active_conversation = Some(true);
-    let resp = inner.client.send_agentless(&request).await?;
+    let resp = inner.channel.client.send_agentless(&request).await?;
     let body = resp.body;
     let message_id = body.id.clone().or_else(|| body.message.as_ref().and_then(|m| m.id.clone()));
     Ok(Receipt {

@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use herald_core::{AdapterFactory, ConfigProblem, IntegrationSpec, MessagingChannel};
+use herald_genesys::settings::config_problems;
 
 use crate::adapter::WebMessagingAdapter;
 use crate::settings::Settings;
@@ -15,11 +16,7 @@ impl WebMessagingFactory {
     /// Decodes and checks a section: the settings, or every problem with its key path. No network.
     pub fn settings(spec: &IntegrationSpec) -> Result<Settings, Vec<ConfigProblem>> {
         let settings: Settings = spec.decode()?;
-        let problems: Vec<ConfigProblem> = settings
-            .problems()
-            .into_iter()
-            .map(|(key, msg)| ConfigProblem::new(format!("{}.settings.{key}", spec.path), msg))
-            .collect();
+        let problems = config_problems(spec, settings.problems());
         if problems.is_empty() {
             Ok(settings)
         } else {

@@ -60,7 +60,7 @@ fn push(q: &mut VecDeque<Option<ErrorClass>>, v: Option<ErrorClass>) {
 /// The integration's health now.
 pub(crate) fn health(inner: &Inner) -> Health {
     let mut checks = BTreeMap::new();
-    let token_ok = inner.client.auth().has_valid_token();
+    let token_ok = inner.channel.client.auth().has_valid_token();
     checks.insert(
         "token".to_string(),
         if token_ok {
@@ -69,7 +69,7 @@ pub(crate) fn health(inner: &Inner) -> Health {
             "no valid access token cached".to_string()
         },
     );
-    let Some(rt) = inner.runtime.get() else {
+    let Some(rt) = inner.channel.runtime.get() else {
         checks.insert("stream".into(), "not started".into());
         return Health { status: HealthStatus::Starting, checks };
     };

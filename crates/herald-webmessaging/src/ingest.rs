@@ -9,15 +9,19 @@
 //!   store (and cache) believes open is fetched again, and an analytics query per watched queue finds conversations
 //!   that started while the stream was down; the results are published.
 //! - Malformed frames are logged and skipped; nothing in a frame can stop the loop.
+//!
+//! The loop, the mapping and the re-fetch are the shared ones of [`herald_genesys::channel::ingest`].
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
+use async_trait::async_trait;
 use chrono::Utc;
-use herald_core::{EventKind, Sender, Session, SessionQuery, SessionState};
+use herald_core::{EventKind, Sender, SessionState};
+use herald_genesys::channel::{ingest, ChannelState, StreamSink};
 use herald_genesys::models::analytics::OpenConversationsQuery;
-use herald_genesys::sessions::{apply_conversation, conversation_id, needs_communication_lookup, SessionChange};
-use herald_genesys::{NotificationStream, StreamEvent};
+use herald_genesys::sessions::needs_communication_lookup;
+use herald_genesys::NotificationStream;
 use serde_json::Value;
 
 use crate::adapter::Inner;
@@ -26,53 +30,40 @@ use crate::adapter::Inner;
 type Seen = HashMap<String, HashSet<String>>;
 
 /// Runs until the stream stops or the integration shuts down.
-pub(crate) async fn run(inner: Arc<Inner>, mut stream: NotificationStream) {
-    let mut seen: Seen = HashMap::new();
-    loop {
-        let event = tokio::select! {
-            _ = inner.cancel.cancelled() => break,
-            e = stream.recv() => e,
-        };
-        match event {
-            Some(StreamEvent::Frame { topic, body, .. }) => handle_frame(&inner, &mut seen, &topic, &body).await,
-            Some(StreamEvent::Gap { reason }) => resync(&inner, &reason).await,
-            Some(StreamEvent::Connected { channel_id }) => tracing::debug!(%channel_id, "stream connected"),
-            Some(StreamEvent::Stopped) | None => break,
-        }
-    }
-    stream.stop();
-    tracing::info!("web messaging ingestion stopped");
+pub(crate) async fn run(inner: Arc<Inner>, stream: NotificationStream) {
+    ingest::run(MessagingSink { inner, seen: HashMap::new() }, stream).await;
 }
 
-/// Maps and publishes one frame; never fails (problems are logged).
-pub(crate) async fn handle_frame(inner: &Inner, seen: &mut Seen, topic: &str, body: &Value) {
-    if !topic.ends_with(".conversations.messages") {
-        tracing::debug!(%topic, "ignored a frame of an unexpected topic");
-        return;
+/// The web messaging side of the stream loop: the shared state and the inbound messages already reported.
+struct MessagingSink {
+    inner: Arc<Inner>,
+    seen: Seen,
+}
+
+#[async_trait]
+impl StreamSink for MessagingSink {
+    fn channel(&self) -> &ChannelState {
+        &self.inner.channel
     }
-    let Some(id) = conversation_id(body).map(str::to_string) else {
-        tracing::warn!(%topic, "skipped a conversation frame without an `id`");
-        return;
-    };
-    let previous = match inner.known_session(&id).await {
-        Ok(p) => p,
-        Err(e) => {
-            tracing::warn!(conversation = %id, error = %e, "could not read the known session; mapping without it");
-            inner.cache.lock().get(&id).cloned()
-        }
-    };
-    let change = match apply_conversation(previous.as_ref(), body, &inner.mapper, Utc::now()) {
-        Ok(c) => c,
-        Err(e) => {
-            tracing::warn!(%topic, conversation = %id, error = %e, "skipped a malformed conversation frame");
-            return;
-        }
-    };
-    let change = complete(inner, change).await;
+
+    async fn frame(&mut self, topic: &str, body: &Value) {
+        handle_frame(&self.inner, &mut self.seen, topic, body).await;
+    }
+
+    async fn gap(&mut self, reason: &str) {
+        resync(&self.inner, reason).await;
+    }
+}
+
+/// Maps and publishes one frame, then reports its new inbound messages; never fails (problems are logged).
+async fn handle_frame(inner: &Inner, seen: &mut Seen, topic: &str, body: &Value) {
+    let channel = &inner.channel;
+    let Some((id, change)) = channel.map_frame(topic, body).await else { return };
+    let change = channel.complete(change, needs_communication_lookup).await;
     let closed = change.session().state == SessionState::Closed;
     let new_messages = inbound_messages(body, seen.entry(id.clone()).or_default());
-    inner.publish(change).await;
-    if let Some(rt) = inner.runtime.get() {
+    channel.publish(change).await;
+    if let Some(rt) = channel.runtime.get() {
         for _ in 0..new_messages {
             let ev = EventKind::MessageReceived { conversation_id: id.clone(), sender: Sender::Customer, text: None };
             let _ = rt.ctx.events.publish(ev).await;
@@ -80,29 +71,6 @@ pub(crate) async fn handle_frame(inner: &Inner, seen: &mut Seen, topic: &str, bo
     }
     if closed {
         seen.remove(&id);
-    }
-}
-
-/// Fetches the communication ids a message-media body lacks, keeping the change's kind.
-async fn complete(inner: &Inner, change: SessionChange) -> SessionChange {
-    if !needs_communication_lookup(change.session()) {
-        return change;
-    }
-    let id = change.session().conversation_id.clone();
-    match inner.fetch_change(&id, Some(change.session())).await {
-        Ok(fetched) => {
-            let session = fetched.session().clone();
-            match change {
-                SessionChange::Opened(_) => SessionChange::Opened(session),
-                SessionChange::Closed(_) => SessionChange::Closed(session),
-                _ if session.state == SessionState::Closed => SessionChange::Closed(session),
-                _ => SessionChange::Updated(session),
-            }
-        }
-        Err(e) => {
-            tracing::warn!(conversation = %id, error = %e, "could not fetch communication ids; deliveries will ask again");
-            change
-        }
     }
 }
 
@@ -128,51 +96,23 @@ fn inbound_messages(body: &Value, seen: &mut HashSet<String>) -> usize {
 }
 
 /// Re-reads every session believed open and looks for conversations started during a gap.
-pub(crate) async fn resync(inner: &Inner, reason: &str) {
-    let Some(rt) = inner.runtime.get() else { return };
-    let mut ids: BTreeSet<String> = BTreeSet::new();
-    for state in [SessionState::Queued, SessionState::Connected] {
-        let q = SessionQuery { integration: Some(inner.name.clone()), state: Some(state), ..Default::default() };
-        match rt.ctx.sessions.query(&q).await {
-            Ok(found) => ids.extend(found.into_iter().map(|s| s.conversation_id)),
-            Err(e) => tracing::warn!(error = %e, "resync could not query the session store"),
-        }
-    }
-    ids.extend(inner.cache.lock().keys().cloned());
+async fn resync(inner: &Inner, reason: &str) {
+    let Some(mut ids) = inner.channel.open_ids().await else { return };
     let known = ids.len();
     ids.extend(analytics_open(inner).await);
     tracing::info!(reason, known, total = ids.len(), "resynchronising sessions after a gap in the stream");
-    for id in ids {
-        if inner.cancel.is_cancelled() {
-            return;
-        }
-        let previous = inner.known_session(&id).await.ok().flatten();
-        match inner.fetch_change(&id, previous.as_ref()).await {
-            Ok(change) => {
-                inner.publish(change).await;
-            }
-            Err(herald_core::ChannelError::NotFound { .. }) => {
-                if let Some(mut s) = previous.filter(Session::is_open) {
-                    s.state = SessionState::Closed;
-                    s.closed_at = Some(Utc::now());
-                    s.updated_at = Utc::now();
-                    inner.publish(SessionChange::Closed(s)).await;
-                }
-            }
-            Err(e) => tracing::warn!(conversation = %id, error = %e, "resync could not fetch a conversation"),
-        }
-    }
+    inner.channel.refetch(ids).await;
 }
 
 /// Open web messaging conversations of the watched queues according to analytics (best effort).
 async fn analytics_open(inner: &Inner) -> Vec<String> {
     let mut out = Vec::new();
-    for queue in &inner.settings.queue_ids {
+    for queue in &inner.settings.genesys.queue_ids {
         let query = OpenConversationsQuery::webmessaging(Utc::now(), inner.settings.lookback_hours)
             .queue(queue.clone())
             .page_size(100)
             .build();
-        match inner.client.query_conversations(&query).await {
+        match inner.channel.client.query_conversations(&query).await {
             Ok(r) => out.extend(
                 r.body.conversations.into_iter().filter(|c| c.conversation_end.is_none()).map(|c| c.conversation_id),
             ),

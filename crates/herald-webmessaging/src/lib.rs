@@ -9,7 +9,8 @@
 //! - `resolve`: conversation / customer / guest targets → the session to deliver into;
 //! - `deliver`: the send that the conversation's state allows (agent, agentless, closed);
 //! - [`canned`]: canned responses rendered to text (reused by the web chat adapter);
-//! - `content`: notification content → `textBody`;
+//! - [`render`]: notification content → text (reused by the web chat adapter);
+//! - `content`: that text as `textBody`, checked against the web messaging limit;
 //! - `confirm`: checking after a crash whether an attempt reached Genesys;
 //! - `health`: token, stream and delivery health.
 //!
@@ -26,6 +27,7 @@ pub mod factory;
 pub mod guest;
 mod health;
 mod ingest;
+pub mod render;
 mod resolve;
 pub mod settings;
 

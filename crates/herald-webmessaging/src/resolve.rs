@@ -12,7 +12,7 @@
 //! The session returned may be in any state; the delivery decides what its state means.
 
 use chrono::Utc;
-use herald_core::{ChannelError, MediaKind, Session, SessionQuery, Target};
+use herald_core::{ChannelError, MediaKind, Session, Target};
 use herald_genesys::models::analytics::OpenConversationsQuery;
 
 use crate::adapter::Inner;
@@ -23,15 +23,9 @@ pub(crate) async fn resolve(inner: &Inner, target: &Target) -> Result<Session, C
         Target::Conversation { id } => conversation(inner, id).await?,
         Target::Customer { id } => customer(inner, id).await?,
         Target::Guest { id } => guest(inner, id).await?,
-        Target::Agent { .. } => {
-            return Err(ChannelError::invalid(
-                "target.type",
-                "is `agent`, which a web messaging integration cannot reach",
-                "send messages to agents through a teams integration, or target a conversation, customer or guest",
-            ))
-        }
+        Target::Agent { .. } => return Err(inner.channel.agent_unreachable()),
     };
-    if session.media == MediaKind::WebChat {
+    if !is_messaging(&session) {
         return Err(ChannelError::invalid(
             "target.id",
             format!("names legacy web chat conversation `{}`", session.conversation_id),
@@ -46,26 +40,17 @@ pub(crate) async fn conversation(inner: &Inner, id: &str) -> Result<Session, Cha
     if id.trim().is_empty() {
         return Err(ChannelError::invalid("target.id", "is empty", "name a Genesys conversation id"));
     }
-    match inner.known_session(id).await? {
-        Some(s) => Ok(s),
-        None => inner.fetch_for_delivery(id, None).await,
-    }
+    inner.channel.conversation(id).await
+}
+
+/// Whether `session` is not a legacy web chat (those belong to a webchat integration).
+fn is_messaging(session: &Session) -> bool {
+    session.media != MediaKind::WebChat
 }
 
 /// Sessions of `key` (any customer id) from the store and the cache, most recent activity first.
 pub(crate) async fn sessions_of(inner: &Inner, key: &str) -> Result<Vec<Session>, ChannelError> {
-    let rt = inner.runtime()?;
-    let query = SessionQuery {
-        integration: Some(inner.name.clone()),
-        customer: Some(key.to_string()),
-        limit: 50,
-        ..Default::default()
-    };
-    let mut found = rt.ctx.sessions.query(&query).await?;
-    let cached: Vec<Session> = inner.cache.lock().values().filter(|s| s.belongs_to(key)).cloned().collect();
-    Session::merge_newest(&mut found, cached);
-    found.retain(|s| s.media != MediaKind::WebChat);
-    Ok(found)
+    inner.channel.sessions_of(key, is_messaging).await
 }
 
 async fn customer(inner: &Inner, id: &str) -> Result<Session, ChannelError> {
@@ -111,10 +96,10 @@ async fn open_conversation_from_analytics(
         .external_contact(external_contact_id)
         .page_size(10)
         .build();
-    let answer = inner.client.query_conversations(&query).await?.body;
+    let answer = inner.channel.client.query_conversations(&query).await?.body;
     for conv in answer.conversations.iter().filter(|c| c.conversation_end.is_none()) {
-        let previous = inner.known_session(&conv.conversation_id).await?;
-        match inner.fetch_for_delivery(&conv.conversation_id, previous.as_ref()).await {
+        let previous = inner.channel.known_session(&conv.conversation_id).await?;
+        match inner.channel.fetch_for_delivery(&conv.conversation_id, previous.as_ref()).await {
             Ok(s) if s.is_open() => return Ok(Some(s)),
             Ok(_) | Err(ChannelError::NotFound { .. }) => continue,
             Err(e) => return Err(e),
@@ -127,15 +112,7 @@ async fn guest(inner: &Inner, token: &str) -> Result<Session, ChannelError> {
     if token.trim().is_empty() {
         return Err(ChannelError::invalid("target.id", "is empty", "name the guest's session token"));
     }
-    let known: Vec<Session> = sessions_of(inner, token)
-        .await?
-        .into_iter()
-        .filter(|s| s.customer.guest_id.as_deref() == Some(token))
-        .collect();
-    if let Some(open) = known.iter().find(|s| s.is_open()) {
-        return Ok(open.clone());
-    }
-    known.into_iter().next().ok_or_else(|| {
+    inner.channel.guest_session(token, is_messaging).await?.ok_or_else(|| {
         ChannelError::not_found(
             "guest",
             token,
