@@ -195,9 +195,21 @@ impl Run {
     }
 }
 
-/// Runs `herald doctor --live --config <config> <args>` with the secret in the environment.
-async fn doctor(config: &Path, args: &[&str]) -> Run {
-    doctor_env(config, args, &[]).await
+/// `herald doctor --live` for a POST of the JSON file `body` to `path` through `integration`, with `options` (such as
+/// `--send`, `--format json`, `--set …`) and extra environment variables.
+async fn post(
+    config: &Path,
+    integration: &str,
+    path: &str,
+    body: &Path,
+    options: &[&str],
+    env: &[(&str, &str)],
+) -> Run {
+    let body = body.to_str().expect("utf-8");
+    let mut args = vec!["--integration", integration];
+    args.extend_from_slice(options);
+    args.extend_from_slice(&["--method", "POST", "--path", path, body]);
+    doctor_env(config, &args, env).await
 }
 
 async fn doctor_env(config: &Path, args: &[&str], env: &[(&str, &str)]) -> Run {
@@ -234,21 +246,7 @@ async fn live_resolves_the_agent_communication_from_the_genesys_api() {
     // A story-like body (invented fields) on the real path with the conversation id known.
     let story = w.body("story.json", &json!({"to": c.contact, "text": "Your case status changed."}));
     let path = format!("/api/v2/conversations/messages/{}/communications/{{communicationId}}/messages", c.conversation);
-    let run = doctor(
-        &w.config,
-        &[
-            "--integration",
-            "wm",
-            "--format",
-            "json",
-            "--method",
-            "POST",
-            "--path",
-            &path,
-            story.to_str().expect("utf-8"),
-        ],
-    )
-    .await;
+    let run = post(&w.config, "wm", &path, &story, &["--format", "json"], &[]).await;
     assert_eq!(run.code, 1, "findings without --send exit 1:\n{}", run.all());
     let v = run.json();
     assert_eq!(v["verdict"], "findings");
@@ -269,11 +267,7 @@ async fn live_resolves_the_agent_communication_from_the_genesys_api() {
     // from.
     let valid = w.body("valid.json", &json!({"textBody": "Your order shipped."}));
     let set = format!("conversationId={}", c.conversation);
-    let run = doctor(
-        &w.config,
-        &["--integration", "wm", "--set", &set, "--method", "POST", "--path", SEND, valid.to_str().expect("utf-8")],
-    )
-    .await;
+    let run = post(&w.config, "wm", SEND, &valid, &["--set", &set], &[]).await;
     assert_eq!(run.code, 0, "{}", run.all());
     assert!(run.stdout.contains(&format!("conversationId  = {}", c.conversation)), "{}", run.stdout);
     assert!(run.stdout.contains("from --set"), "{}", run.stdout);
@@ -282,9 +276,7 @@ async fn live_resolves_the_agent_communication_from_the_genesys_api() {
     assert!(run.stdout.contains(&format!("POST {}", c.send_path())), "{}", run.stdout);
 
     // Without the conversation id nothing can be looked up: it says what to pass.
-    let run =
-        doctor(&w.config, &["--integration", "wm", "--method", "POST", "--path", SEND, valid.to_str().expect("utf-8")])
-            .await;
+    let run = post(&w.config, "wm", SEND, &valid, &[], &[]).await;
     assert_eq!(run.code, 0, "without --send an unresolved id is reported, not a failure:\n{}", run.all());
     assert!(run.stdout.contains("unresolved:") && run.stdout.contains("--set conversationId="), "{}", run.stdout);
     assert!(run.stdout.contains("--herald URL --customer ID"), "{}", run.stdout);
@@ -299,22 +291,7 @@ async fn send_delivers_the_request_and_shows_the_correlation_id() {
     let c = w.routed_conversation().await;
     let valid = w.body("valid.json", &json!({"textBody": "Your order shipped."}));
     let set = format!("conversationId={}", c.conversation);
-    let run = doctor(
-        &w.config,
-        &[
-            "--integration",
-            "wm",
-            "--send",
-            "--set",
-            &set,
-            "--method",
-            "POST",
-            "--path",
-            SEND,
-            valid.to_str().expect("utf-8"),
-        ],
-    )
-    .await;
+    let run = post(&w.config, "wm", SEND, &valid, &["--send", "--set", &set], &[]).await;
     assert_eq!(run.code, 0, "a valid request sent with a 2xx exits 0:\n{}", run.all());
     assert!(
         w.transcript(&c.conversation).contains(&("Your order shipped.".to_string(), c.communication.clone())),
@@ -331,24 +308,7 @@ async fn send_delivers_the_request_and_shows_the_correlation_id() {
 
     // The story-like body: the corrected request is what goes out; the exit code still says the original was wrong.
     let story = w.body("story.json", &json!({"to": c.contact, "text": "Your case status changed."}));
-    let run = doctor(
-        &w.config,
-        &[
-            "--integration",
-            "wm",
-            "--send",
-            "--format",
-            "json",
-            "--set",
-            &set,
-            "--method",
-            "POST",
-            "--path",
-            SEND,
-            story.to_str().expect("utf-8"),
-        ],
-    )
-    .await;
+    let run = post(&w.config, "wm", SEND, &story, &["--send", "--format", "json", "--set", &set], &[]).await;
     assert_eq!(run.code, 1, "{}", run.all());
     let v = run.json();
     let answers = w.correlation_ids("POST", &c.send_path());
@@ -370,22 +330,7 @@ async fn send_on_a_disconnected_conversation_shows_the_upstream_refusal() {
 
     // Every id given: the request goes out and the upstream's 4xx is shown with its code and correlation id.
     let path = c.send_path();
-    let run = doctor(
-        &w.config,
-        &[
-            "--integration",
-            "wm",
-            "--send",
-            "--format",
-            "json",
-            "--method",
-            "POST",
-            "--path",
-            &path,
-            valid.to_str().expect("utf-8"),
-        ],
-    )
-    .await;
+    let run = post(&w.config, "wm", &path, &valid, &["--send", "--format", "json"], &[]).await;
     assert_eq!(run.code, 3, "an upstream refusal exits 3:\n{}", run.all());
     let v = run.json();
     let answers = w.correlation_ids("POST", &path);
@@ -399,11 +344,7 @@ async fn send_on_a_disconnected_conversation_shows_the_upstream_refusal() {
     assert!(sent["error"]["message"].as_str().is_some_and(|m| !m.is_empty()));
 
     // The same in text.
-    let run = doctor(
-        &w.config,
-        &["--integration", "wm", "--send", "--method", "POST", "--path", &path, valid.to_str().expect("utf-8")],
-    )
-    .await;
+    let run = post(&w.config, "wm", &path, &valid, &["--send"], &[]).await;
     assert_eq!(run.code, 3);
     let answers = w.correlation_ids("POST", &path);
     assert!(run.stdout.contains(&format!("sent, refused: {} ", answers[1].0)), "{}", run.stdout);
@@ -412,22 +353,7 @@ async fn send_on_a_disconnected_conversation_shows_the_upstream_refusal() {
 
     // With the communication id left to resolve, the doctor finds the conversation ended and does not send.
     let open = format!("/api/v2/conversations/messages/{}/communications/{{communicationId}}/messages", c.conversation);
-    let run = doctor(
-        &w.config,
-        &[
-            "--integration",
-            "wm",
-            "--send",
-            "--format",
-            "json",
-            "--method",
-            "POST",
-            "--path",
-            &open,
-            valid.to_str().expect("utf-8"),
-        ],
-    )
-    .await;
+    let run = post(&w.config, "wm", &open, &valid, &["--send", "--format", "json"], &[]).await;
     assert_eq!(run.code, 3, "{}", run.all());
     let v = run.json();
     let unresolved = &v["live"]["unresolved"][0];
@@ -452,20 +378,7 @@ async fn wrong_credentials_give_a_clear_error_naming_the_integration() {
     let w = World::start().await;
     let c = w.routed_conversation().await;
     let valid = w.body("valid.json", &json!({"textBody": "Hello"}));
-    let run = doctor(
-        &w.config,
-        &[
-            "--integration",
-            "wm-bad",
-            "--send",
-            "--method",
-            "POST",
-            "--path",
-            &c.send_path(),
-            valid.to_str().expect("utf-8"),
-        ],
-    )
-    .await;
+    let run = post(&w.config, "wm-bad", &c.send_path(), &valid, &["--send"], &[]).await;
     assert_eq!(run.code, 3, "{}", run.all());
     for expected in ["integration `wm-bad`", "OAuth client `herald-demo`", "invalid_client", "settings.client_secret"] {
         assert!(run.stdout.contains(expected), "missing `{expected}` in:\n{}", run.stdout);
@@ -474,11 +387,7 @@ async fn wrong_credentials_give_a_clear_error_naming_the_integration() {
     assert!(w.correlation_ids("POST", &c.send_path()).is_empty(), "nothing may be sent without a token");
 
     // An integration that does not exist: the error lists the ones that do.
-    let run = doctor(
-        &w.config,
-        &["--integration", "nope", "--method", "POST", "--path", SEND, valid.to_str().expect("utf-8")],
-    )
-    .await;
+    let run = post(&w.config, "nope", SEND, &valid, &[], &[]).await;
     assert_eq!(run.code, 3, "{}", run.all());
     assert!(
         run.stdout.contains("no [[integration]] named `nope`") && run.stdout.contains("wm, wm-bad"),
@@ -487,22 +396,7 @@ async fn wrong_credentials_give_a_clear_error_naming_the_integration() {
     );
 
     // A missing environment variable names the key and the variable.
-    let run = doctor_env(
-        &w.config,
-        &[
-            "--integration",
-            "wm",
-            "--format",
-            "json",
-            "--method",
-            "POST",
-            "--path",
-            SEND,
-            valid.to_str().expect("utf-8"),
-        ],
-        &[(SECRET_VAR, "")],
-    )
-    .await;
+    let run = post(&w.config, "wm", SEND, &valid, &["--format", "json"], &[(SECRET_VAR, "")]).await;
     assert_eq!(run.code, 3, "{}", run.all());
     let errors = run.json()["live"]["errors"].to_string();
     assert!(errors.contains("`wm`") && errors.contains(SECRET_VAR), "{errors}");
@@ -635,24 +529,12 @@ async fn the_session_store_of_a_running_herald_resolves_the_ids() {
                 "toAddressMessengerType": "webmessaging", "textBody": "A quick update.",
                 "useExistingActiveConversation": true}),
     );
-    let run = doctor_env(
+    let run = post(
         &w.config,
-        &[
-            "--integration",
-            "wm",
-            "--herald",
-            &serve.base,
-            "--customer",
-            &c.contact,
-            "--send",
-            "--format",
-            "json",
-            "--method",
-            "POST",
-            "--path",
-            "/api/v2/conversations/messages/agentless",
-            agentless.to_str().expect("utf-8"),
-        ],
+        "wm",
+        "/api/v2/conversations/messages/agentless",
+        &agentless,
+        &["--herald", &serve.base, "--customer", &c.contact, "--send", "--format", "json"],
         &key,
     )
     .await;
