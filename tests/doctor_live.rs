@@ -212,6 +212,7 @@ async fn post(
     doctor_env(config, &args, env).await
 }
 
+/// Runs `herald doctor --live --config <config> <args>` with the secret (and `env`) in the environment.
 async fn doctor_env(config: &Path, args: &[&str], env: &[(&str, &str)]) -> Run {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_herald"));
     cmd.arg("doctor").arg("--live").arg("--config").arg(config).args(args);

@@ -400,18 +400,22 @@ def rate_limit_checks(r, base, client, ctl):
     r.run("faults.503_error_body", server_error)
 
 
+def agentless_request(**fields):
+    """A `SendAgentlessOutboundMessageRequest` from the web messaging deployment, with the given other fields."""
+    return mk(
+        sdk.SendAgentlessOutboundMessageRequest,
+        from_address=DEPLOYMENT,
+        to_address_messenger_type="webmessaging",
+        **fields,
+    )
+
+
 def messaging_checks(r, base, client, ctl):
     conv = sdk.ConversationsApi(client)
     st = {}
 
     def agentless():
-        req = mk(
-            sdk.SendAgentlessOutboundMessageRequest,
-            from_address=DEPLOYMENT,
-            to_address_messenger_type="webmessaging",
-            external_contact_id=DAVE,
-            text_body="Your order shipped",
-        )
+        req = agentless_request(external_contact_id=DAVE, text_body="Your order shipped")
         resp = conv.post_conversations_messages_agentless(req)
         expect(status_of(client) in (200, 202), f"status {status_of(client)}")
         known(client, "SendAgentlessOutboundMessageResponse")
@@ -422,26 +426,14 @@ def messaging_checks(r, base, client, ctl):
         return f"{status_of(client)} conversation {resp.conversation_id}"
 
     def agentless_missing_contact():
-        req = mk(
-            sdk.SendAgentlessOutboundMessageRequest,
-            from_address=DEPLOYMENT,
-            to_address_messenger_type="webmessaging",
-            text_body="x",
-        )
+        req = agentless_request(text_body="x")
         body, _ = expect_api_error(
             client, lambda: conv.post_conversations_messages_agentless(req), 400, field="externalContactId"
         )
         return f"400 {body.code} naming externalContactId"
 
     def agentless_existing_live():
-        req = mk(
-            sdk.SendAgentlessOutboundMessageRequest,
-            from_address=DEPLOYMENT,
-            to_address_messenger_type="webmessaging",
-            external_contact_id=DAVE,
-            text_body="again",
-            use_existing_active_conversation=False,
-        )
+        req = agentless_request(external_contact_id=DAVE, text_body="again", use_existing_active_conversation=False)
         body, _ = expect_api_error(
             client, lambda: conv.post_conversations_messages_agentless(req), 400, field="useExistingActiveConversation"
         )
@@ -612,14 +604,7 @@ def messaging_checks(r, base, client, ctl):
     def agentless_template():
         tpl = mk(sdk.SendMessagingTemplateRequest, response_id=ORDER_SHIPPED,
                  body_parameters=[mk(sdk.TemplateParameter, id="order_id", value="B-7")])
-        req = mk(
-            sdk.SendAgentlessOutboundMessageRequest,
-            from_address=DEPLOYMENT,
-            to_address_messenger_type="webmessaging",
-            external_contact_id=DAVE,
-            messaging_template=tpl,
-            use_existing_active_conversation=True,
-        )
+        req = agentless_request(external_contact_id=DAVE, messaging_template=tpl, use_existing_active_conversation=True)
         resp = conv.post_conversations_messages_agentless(req)
         populated(resp, "message.normalized_message.text")
         text = resp.message.normalized_message.text
@@ -657,26 +642,14 @@ def messaging_checks(r, base, client, ctl):
         return f"400 {body.code}"
 
     def agentless_threading():
-        req = mk(
-            sdk.SendAgentlessOutboundMessageRequest,
-            from_address=DEPLOYMENT,
-            to_address_messenger_type="webmessaging",
-            external_contact_id=DAVE,
-            text_body="Following up",
-        )
+        req = agentless_request(external_contact_id=DAVE, text_body="Following up")
         resp = conv.post_conversations_messages_agentless(req)
         populated(resp, "conversation_id", "message.id")
         expect(resp.conversation_id == st["dave"], "inside the threading window the ended conversation is re-used")
         return f"same conversation {resp.conversation_id}"
 
     def patch_conversation_disconnect():
-        req = mk(
-            sdk.SendAgentlessOutboundMessageRequest,
-            from_address=DEPLOYMENT,
-            to_address_messenger_type="webmessaging",
-            external_contact_id=CAROL,
-            text_body="Hi Carol",
-        )
+        req = agentless_request(external_contact_id=CAROL, text_body="Hi Carol")
         carol = conv.post_conversations_messages_agentless(req).conversation_id
         st["carol"] = carol
         ctl.connect(carol, ALICE)
@@ -690,13 +663,7 @@ def messaging_checks(r, base, client, ctl):
 
     def patch_generic_participant():
         # The generic (media-independent) participant PATCH on a fresh conversation.
-        req = mk(
-            sdk.SendAgentlessOutboundMessageRequest,
-            from_address=DEPLOYMENT,
-            to_address_messenger_type="webmessaging",
-            external_contact_id=CAROL,
-            text_body="Hi again",
-        )
+        req = agentless_request(external_contact_id=CAROL, text_body="Hi again")
         cid = conv.post_conversations_messages_agentless(req).conversation_id
         ctl.connect(cid, BOB)
         c = conv.get_conversation(cid)
@@ -710,13 +677,7 @@ def messaging_checks(r, base, client, ctl):
         return f"{code}; agent participant disconnected"
 
     def patch_communication():
-        req = mk(
-            sdk.SendAgentlessOutboundMessageRequest,
-            from_address=DEPLOYMENT,
-            to_address_messenger_type="webmessaging",
-            external_contact_id=CAROL,
-            text_body="One more thing",
-        )
+        req = agentless_request(external_contact_id=CAROL, text_body="One more thing")
         cid = conv.post_conversations_messages_agentless(req).conversation_id
         ctl.connect(cid, ALICE)
         c = conv.get_conversation(cid)
@@ -732,13 +693,7 @@ def messaging_checks(r, base, client, ctl):
         return f"{status_of(client)} {out!r}; communication disconnected"
 
     def emergency_disconnect():
-        req = mk(
-            sdk.SendAgentlessOutboundMessageRequest,
-            from_address=DEPLOYMENT,
-            to_address_messenger_type="webmessaging",
-            external_contact_id=CAROL,
-            text_body="Last one",
-        )
+        req = agentless_request(external_contact_id=CAROL, text_body="Last one")
         cid = conv.post_conversations_messages_agentless(req).conversation_id
         out = conv.post_conversation_disconnect(cid)
         expect(isinstance(out, str), f"returned {out!r}")
