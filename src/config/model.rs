@@ -85,7 +85,7 @@ impl Default for StoreConfig {
             session_retention_days: 7,
             outbox_retention_days: 30,
             commit_delay_us: 250,
-            cache_mb: 32,
+            cache_mb: herald_core::store::sled::SledOptions::default().cache_capacity / (1024 * 1024),
         }
     }
 }
