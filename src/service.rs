@@ -261,7 +261,7 @@ async fn maintenance(
         }
         let now = Utc::now();
         if let Ok(deferred) =
-            outbox.list(&OutboxFilter { status: Some(NotificationStatus::Deferred), integration: None, limit: 0 }).await
+            outbox.list(&OutboxFilter { status: Some(NotificationStatus::Deferred), ..OutboxFilter::default() }).await
         {
             for record in deferred {
                 let expires_at = record.notification.expires_at.or_else(|| {

@@ -122,6 +122,7 @@ fn delivery(target: Target, text: &str, previous_attempt_at: Option<chrono::Date
         mode: DeliveryMode::Normal,
         attempt: 1,
         previous_attempt_at,
+        deadline: tokio::time::Instant::now() + std::time::Duration::from_secs(30),
     }
 }
 
@@ -184,10 +185,10 @@ async fn webchat_adapter_confirms_interrupted_sends() {
     let sent = rig.adapter.deliver(&delivery(target.clone(), "Your order shipped.", None)).await.expect("sent");
 
     let again = delivery(target.clone(), "Your order shipped.", Some(before));
-    let confirmed = rig.adapter.confirm_delivery(&again).await.expect("check").expect("found");
+    let confirmed = rig.adapter.confirm_delivery(&again).await.expect("check").into_iter().next().expect("found");
     assert_eq!(confirmed.upstream_message_id, sent.upstream_message_id);
 
     let never = delivery(target, "A text never sent.", Some(before));
-    assert_eq!(rig.adapter.confirm_delivery(&never).await.expect("check"), None);
+    assert_eq!(rig.adapter.confirm_delivery(&never).await.expect("check"), Vec::new());
     rig.stop().await;
 }

@@ -206,7 +206,7 @@ impl MessagingChannel for WebhookChannel {
         Err(classify(status, ra, text))
     }
 
-    async fn confirm_delivery(&self, delivery: &Delivery) -> Result<Option<Receipt>, ChannelError> {
+    async fn confirm_delivery(&self, delivery: &Delivery) -> Result<Vec<Receipt>, ChannelError> {
         if !self.settings.confirm {
             return Err(ChannelError::permanent("webhook `confirm` is off; cannot check past deliveries"));
         }
@@ -217,13 +217,13 @@ impl MessagingChannel for WebhookChannel {
             .await
             .map_err(|e| ChannelError::transient(format!("webhook confirm request failed: {e}")))?;
         match resp.status().as_u16() {
-            200 => Ok(Some(Receipt {
+            200 => Ok(vec![Receipt {
                 upstream_message_id: None,
                 conversation_id: None,
                 route: "webhook".into(),
                 delivered_at: Utc::now(),
-            })),
-            404 => Ok(None),
+            }]),
+            404 => Ok(Vec::new()),
             _ => {
                 let status = resp.status();
                 let ra = retry_after(&resp);

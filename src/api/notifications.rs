@@ -269,7 +269,12 @@ pub async fn list(State(state): State<AppState>, RawQuery(raw): RawQuery) -> Res
         Some(Ok(s)) => Some(s),
         Some(Err(e)) => return Problem::field(StatusCode::BAD_REQUEST, "status", e).into_response(),
     };
-    let filter = OutboxFilter { status, integration: q.integration, limit: q.limit.unwrap_or(100).min(10_000) };
+    let filter = OutboxFilter {
+        status,
+        integration: q.integration,
+        before_seq: None,
+        limit: q.limit.unwrap_or(100).min(10_000),
+    };
     match state.outbox.list(&filter).await {
         Ok(records) => Json(records.into_iter().map(NotificationView::from).collect::<Vec<_>>()).into_response(),
         Err(e) => Problem::store(&e).into_response(),

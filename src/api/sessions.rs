@@ -58,6 +58,7 @@ pub async fn list(State(state): State<AppState>, RawQuery(raw): RawQuery) -> Res
         agent: q.agent,
         since: q.since,
         state: session_state,
+        after: None,
         limit: q.limit.unwrap_or(100).min(10_000),
     };
     match state.sessions.query(&sq).await {

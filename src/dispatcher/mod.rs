@@ -75,7 +75,7 @@ impl Dispatcher {
     /// Load every unfinished record (pending, or attempting from a run that crashed) and schedule it.
     pub async fn recover(&self) -> Result<usize, herald_core::StoreError> {
         let mut total = 0;
-        let records = self.inner.outbox.unfinished(0).await?;
+        let records = self.inner.outbox.unfinished(0, 0).await?;
         for record in records {
             total += 1;
             self.schedule(record);
@@ -210,14 +210,15 @@ impl Dispatcher {
             let due = Instant::now();
             let Ok(_permit) = inner.permits.acquire().await else { return false };
             let previous_attempt_at = (record.status == NotificationStatus::Attempting).then(|| last_change(&record));
-            let delivery = Delivery {
-                notification: record.notification.clone(),
+            let mut delivery = Delivery::new(
+                record.notification.clone(),
                 mode,
-                attempt: record.attempts + 1,
-                previous_attempt_at,
-            };
+                record.attempts + 1,
+                Duration::from_secs(inner.config.delivery_timeout_secs),
+            );
+            delivery.previous_attempt_at = previous_attempt_at;
             if previous_attempt_at.is_some() {
-                match channel.confirm_delivery(&delivery).await {
+                match channel.confirm_delivery(&delivery).await.map(|found| found.into_iter().next()) {
                     Ok(Some(receipt)) => {
                         let mut t = Transition::to(
                             NotificationStatus::Delivered,

@@ -51,14 +51,16 @@ pub fn decide(
                 ClosedPolicy::Fail => (Decision::Fail, format!("{reason} (policy fail); the customer must start a new conversation, or use policy defer or agentless")),
             }
         }
-        ErrorClass::RateLimited | ErrorClass::Transient | ErrorClass::Unauthorized if attempts < max_attempts => {
+        ErrorClass::RateLimited | ErrorClass::Transient | ErrorClass::Unauthorized | ErrorClass::OutcomeUnknown
+            if attempts < max_attempts =>
+        {
             let retry_after = match error {
                 ChannelError::RateLimited { retry_after, .. } => *retry_after,
                 _ => None,
             };
             (Decision::Retry { retry_after }, reason)
         }
-        ErrorClass::RateLimited | ErrorClass::Transient | ErrorClass::Unauthorized => {
+        ErrorClass::RateLimited | ErrorClass::Transient | ErrorClass::Unauthorized | ErrorClass::OutcomeUnknown => {
             (Decision::Fail, format!("{reason}; gave up after {attempts} attempts (dead letter)"))
         }
         ErrorClass::Invalid | ErrorClass::NotFound | ErrorClass::Permanent => (Decision::Fail, reason),

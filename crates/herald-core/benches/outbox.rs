@@ -247,7 +247,7 @@ fn main() -> BenchResult<()> {
             let store = SledStore::open(&dir, options())?;
             let open_ms = t.elapsed().as_secs_f64() * 1000.0;
             let t = Instant::now();
-            let pending = store.unfinished(100).await?.len();
+            let pending = store.unfinished(0, 100).await?.len();
             let first_ms = t.elapsed().as_secs_f64() * 1000.0;
             println!(
                 "\nReopen with {records} outbox records: {open_ms:.0} ms; first `unfinished(100)`: {first_ms:.1} ms \

@@ -46,8 +46,53 @@ pub struct Delivery {
     pub mode: DeliveryMode,
     /// 1 for the first attempt.
     pub attempt: u32,
-    /// When an earlier attempt may have been made but not recorded (recovery after a crash), its start.
+    /// When an earlier attempt may have reached the upstream without its outcome being known (a crash, a timeout,
+    /// a reset after the request was written), that attempt's start.
     pub previous_attempt_at: Option<DateTime<Utc>>,
+    /// The attempt's deadline. An adapter must stop at it (every inner wait — rate budget, retries, `Retry-After` —
+    /// ends by then) and answer [`ChannelError::OutcomeUnknown`] if its request may have reached the upstream.
+    /// The dispatcher abandons the attempt at this instant in any case and then treats its outcome as unknown.
+    pub deadline: tokio::time::Instant,
+}
+
+impl Delivery {
+    /// An attempt of `notification` in `mode`, numbered `attempt`, that must be over within `timeout`.
+    pub fn new(notification: Notification, mode: DeliveryMode, attempt: u32, timeout: std::time::Duration) -> Self {
+        Delivery {
+            notification,
+            mode,
+            attempt,
+            previous_attempt_at: None,
+            deadline: tokio::time::Instant::from_std(crate::retry::instant_after(std::time::Instant::now(), timeout)),
+        }
+    }
+
+    /// Time left until [`deadline`](Self::deadline) (zero once it has passed).
+    pub fn remaining(&self) -> std::time::Duration {
+        self.deadline.saturating_duration_since(tokio::time::Instant::now())
+    }
+}
+
+/// What an adapter can promise about one notification reaching its upstream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum DeliveryGuarantee {
+    /// The adapter can ask its upstream whether an attempt with an unknown outcome landed
+    /// ([`MessagingChannel::confirm_delivery`]), so no notification is sent twice or lost.
+    ExactlyOnce,
+    /// The adapter cannot check: after a timeout or a crash at the wrong moment, the notification is sent again
+    /// (never lost, possibly duplicated).
+    AtLeastOnce,
+}
+
+impl DeliveryGuarantee {
+    /// Lower-case name (`exactly_once`, `at_least_once`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeliveryGuarantee::ExactlyOnce => "exactly_once",
+            DeliveryGuarantee::AtLeastOnce => "at_least_once",
+        }
+    }
 }
 
 /// Health of an integration.
@@ -102,13 +147,31 @@ pub trait MessagingChannel: Send + Sync + 'static {
     /// Deliver one notification to its resolved target; the receipt names the upstream message.
     async fn deliver(&self, delivery: &Delivery) -> Result<Receipt, ChannelError>;
 
-    /// After a crash an attempt may have reached the upstream without being recorded. An adapter whose upstream
-    /// offers a way to check returns `Ok(Some(receipt))` when the delivery is found there, `Ok(None)` when it
-    /// certainly did not happen. Adapters that cannot check return `Err` of class permanent (the default) and the
-    /// dispatcher falls back to at-least-once.
-    async fn confirm_delivery(&self, delivery: &Delivery) -> Result<Option<Receipt>, ChannelError> {
+    /// Whether this adapter can check past attempts ([`confirm_delivery`](Self::confirm_delivery)). Shown per
+    /// integration in `/healthz` and `herald plugins list`; the dispatcher relies on it.
+    fn delivery_guarantee(&self) -> DeliveryGuarantee {
+        DeliveryGuarantee::AtLeastOnce
+    }
+
+    /// An earlier attempt of `delivery` (started at `delivery.previous_attempt_at`) may have reached the upstream
+    /// without herald knowing: a crash, a timeout, a reset after the request was written. The adapter looks for it
+    /// upstream and returns **every** upstream message that could be it, oldest first (an empty list: it
+    /// certainly did not happen). The dispatcher takes the first candidate not already attributed to another
+    /// notification (by `Receipt::upstream_message_id`), so two notifications with the same text are never
+    /// mistaken for each other.
+    ///
+    /// An error means the check could not run now (integration starting, upstream down, rate limited): the
+    /// dispatcher tries the check again later and never turns a failed check into a second send. Adapters whose
+    /// [`delivery_guarantee`](Self::delivery_guarantee) is at-least-once are not asked.
+    async fn confirm_delivery(&self, delivery: &Delivery) -> Result<Vec<Receipt>, ChannelError> {
         let _ = delivery;
         Err(ChannelError::permanent(format!("adapter `{}` cannot check past deliveries", self.kind())))
+    }
+
+    /// Whether the adapter can accept deliveries now (started, connected). Recovery after a restart waits for it
+    /// before checking interrupted attempts. The default is true once `start` has returned.
+    async fn ready(&self) -> bool {
+        true
     }
 
     /// Current health.

@@ -21,8 +21,11 @@ pub enum ErrorClass {
     Unauthorized,
     /// The upstream asked us to slow down; retry after the given delay.
     RateLimited,
-    /// A temporary failure (5xx, timeout, connection reset); retry with backoff.
+    /// A temporary failure (5xx, refused connection) that certainly did not take effect; retry with backoff.
     Transient,
+    /// The request may or may not have taken effect upstream (a timeout or a reset after the request was written,
+    /// an abandoned attempt). Never re-sent blindly: the dispatcher first asks the adapter's `confirm_delivery`.
+    OutcomeUnknown,
     /// A failure that will not go away by retrying.
     Permanent,
 }
@@ -42,6 +45,7 @@ impl ErrorClass {
             ErrorClass::Unauthorized => "unauthorized",
             ErrorClass::RateLimited => "rate_limited",
             ErrorClass::Transient => "transient",
+            ErrorClass::OutcomeUnknown => "outcome_unknown",
             ErrorClass::Permanent => "permanent",
         }
     }
@@ -105,6 +109,17 @@ pub enum ChannelError {
         /// Upstream correlation id.
         correlation_id: Option<String>,
     },
+    /// The request left herald but its outcome is unknown: it may have been applied upstream.
+    #[error(
+        "outcome unknown: {reason}{}; herald checks the upstream before any further attempt",
+        corr(correlation_id)
+    )]
+    OutcomeUnknown {
+        /// What happened (timeout after the request was written, connection reset, attempt abandoned).
+        reason: String,
+        /// Upstream correlation id, when one was received.
+        correlation_id: Option<String>,
+    },
     /// A failure that retrying will not fix.
     #[error("permanent failure: {reason}{}", corr(correlation_id))]
     Permanent {
@@ -133,6 +148,7 @@ impl ChannelError {
             ChannelError::Unauthorized { .. } => ErrorClass::Unauthorized,
             ChannelError::RateLimited { .. } => ErrorClass::RateLimited,
             ChannelError::Transient { .. } => ErrorClass::Transient,
+            ChannelError::OutcomeUnknown { .. } => ErrorClass::OutcomeUnknown,
             ChannelError::Permanent { .. } => ErrorClass::Permanent,
         }
     }
@@ -143,6 +159,7 @@ impl ChannelError {
             ChannelError::Unauthorized { correlation_id, .. }
             | ChannelError::RateLimited { correlation_id, .. }
             | ChannelError::Transient { correlation_id, .. }
+            | ChannelError::OutcomeUnknown { correlation_id, .. }
             | ChannelError::Permanent { correlation_id, .. } => correlation_id.as_deref(),
             _ => None,
         }
@@ -161,6 +178,11 @@ impl ChannelError {
     /// Shorthand for a [`ChannelError::Transient`] without correlation id.
     pub fn transient(reason: impl Into<String>) -> Self {
         ChannelError::Transient { reason: reason.into(), correlation_id: None }
+    }
+
+    /// Shorthand for a [`ChannelError::OutcomeUnknown`] without correlation id.
+    pub fn outcome_unknown(reason: impl Into<String>) -> Self {
+        ChannelError::OutcomeUnknown { reason: reason.into(), correlation_id: None }
     }
 
     /// Shorthand for a [`ChannelError::Permanent`] without correlation id.

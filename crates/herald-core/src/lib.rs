@@ -6,6 +6,7 @@
 //! - [`session`], [`target`], [`notification`], [`event`]: the data that flows through the bridge;
 //! - [`store`]: the session store and the outbox (sled and in-memory backends, one conformance suite);
 //! - [`registry`]: adapter kinds by name;
+//! - [`retry`]: the one `Retry-After` parser and backoff, with clamped time arithmetic;
 //! - [`template`]: `{{placeholder}}` rendering shared by rules and canned responses.
 
 pub mod channel;
@@ -13,13 +14,15 @@ pub mod error;
 pub mod event;
 pub mod notification;
 pub mod registry;
+pub mod retry;
 pub mod session;
 pub mod store;
 pub mod target;
 pub mod template;
 
 pub use channel::{
-    ChannelContext, Delivery, DeliveryMode, Health, HealthStatus, HttpInbound, MessagingChannel, PresenceSync,
+    ChannelContext, Delivery, DeliveryGuarantee, DeliveryMode, Health, HealthStatus, HttpInbound, MessagingChannel,
+    PresenceSync,
 };
 pub use error::{ChannelError, ConfigProblem, ErrorClass, StoreError};
 pub use event::{Event, EventKind, EventSink, PresenceSource, Sender};

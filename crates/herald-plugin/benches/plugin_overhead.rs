@@ -72,6 +72,7 @@ fn delivery(i: usize) -> Delivery {
         mode: DeliveryMode::Normal,
         attempt: 1,
         previous_attempt_at: None,
+        deadline: tokio::time::Instant::now() + std::time::Duration::from_secs(30),
     }
 }
 

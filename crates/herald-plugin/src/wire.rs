@@ -102,7 +102,14 @@ pub struct WireDelivery {
     /// Start of an earlier attempt that may have been made but not recorded.
     #[serde(default)]
     pub previous_attempt_at: Option<DateTime<Utc>>,
+    /// Milliseconds left until the attempt's deadline when the host made the call. The plugin must be done by
+    /// then; the host abandons the attempt at that point and treats its outcome as unknown.
+    #[serde(default)]
+    pub deadline_ms: Option<u64>,
 }
+
+/// The time a plugin gets when the host sent no deadline (hosts of ABI 1).
+pub const DEFAULT_DEADLINE: Duration = Duration::from_secs(25);
 
 impl From<&Delivery> for WireDelivery {
     fn from(d: &Delivery) -> Self {
@@ -111,18 +118,17 @@ impl From<&Delivery> for WireDelivery {
             mode: d.mode,
             attempt: d.attempt,
             previous_attempt_at: d.previous_attempt_at,
+            deadline_ms: Some(u64::try_from(d.remaining().as_millis()).unwrap_or(u64::MAX)),
         }
     }
 }
 
 impl From<WireDelivery> for Delivery {
     fn from(d: WireDelivery) -> Self {
-        Delivery {
-            notification: d.notification,
-            mode: d.mode,
-            attempt: d.attempt,
-            previous_attempt_at: d.previous_attempt_at,
-        }
+        let timeout = d.deadline_ms.map(Duration::from_millis).unwrap_or(DEFAULT_DEADLINE);
+        let mut delivery = Delivery::new(d.notification, d.mode, d.attempt, timeout);
+        delivery.previous_attempt_at = d.previous_attempt_at;
+        delivery
     }
 }
 
@@ -183,6 +189,14 @@ pub enum WireError {
         #[serde(default)]
         correlation_id: Option<String>,
     },
+    /// `ChannelError::OutcomeUnknown`.
+    OutcomeUnknown {
+        /// What happened.
+        reason: String,
+        /// Upstream correlation id.
+        #[serde(default)]
+        correlation_id: Option<String>,
+    },
     /// `ChannelError::Permanent`.
     Permanent {
         /// What happened.
@@ -212,6 +226,9 @@ impl From<ChannelError> for WireError {
                 correlation_id,
             },
             ChannelError::Transient { reason, correlation_id } => WireError::Transient { reason, correlation_id },
+            ChannelError::OutcomeUnknown { reason, correlation_id } => {
+                WireError::OutcomeUnknown { reason, correlation_id }
+            }
             ChannelError::Permanent { reason, correlation_id } => WireError::Permanent { reason, correlation_id },
         }
     }
@@ -236,6 +253,9 @@ impl WireError {
                 ChannelError::RateLimited { retry_after: retry_after_ms.map(Duration::from_millis), correlation_id }
             }
             WireError::Transient { reason, correlation_id } => ChannelError::Transient { reason, correlation_id },
+            WireError::OutcomeUnknown { reason, correlation_id } => {
+                ChannelError::OutcomeUnknown { reason, correlation_id }
+            }
             WireError::Permanent { reason, correlation_id } => ChannelError::Permanent { reason, correlation_id },
             WireError::Config { problems } => ChannelError::permanent(format!(
                 "configuration problems: {}",
@@ -268,6 +288,7 @@ mod tests {
             ChannelError::Unauthorized { reason: "no".into(), correlation_id: Some("corr".into()) },
             ChannelError::RateLimited { retry_after: Some(Duration::from_millis(1500)), correlation_id: None },
             ChannelError::transient("t"),
+            ChannelError::outcome_unknown("u"),
             ChannelError::permanent("p"),
         ];
         for e in errors {

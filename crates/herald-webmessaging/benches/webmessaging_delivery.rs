@@ -78,6 +78,7 @@ fn delivery(conv: &str, i: u64) -> Delivery {
         mode: DeliveryMode::Normal,
         attempt: 1,
         previous_attempt_at: None,
+        deadline: tokio::time::Instant::now() + std::time::Duration::from_secs(30),
     }
 }
 

@@ -87,8 +87,12 @@ impl MessagingChannel for WebMessagingAdapter {
         crate::deliver::deliver(&self.inner, delivery).await
     }
 
-    async fn confirm_delivery(&self, delivery: &Delivery) -> Result<Option<Receipt>, ChannelError> {
-        crate::confirm::confirm(&self.inner, delivery).await
+    async fn confirm_delivery(&self, delivery: &Delivery) -> Result<Vec<Receipt>, ChannelError> {
+        crate::confirm::confirm(&self.inner, delivery).await.map(|found| found.into_iter().collect())
+    }
+
+    fn delivery_guarantee(&self) -> herald_core::DeliveryGuarantee {
+        herald_core::DeliveryGuarantee::ExactlyOnce
     }
 
     async fn health(&self) -> Health {

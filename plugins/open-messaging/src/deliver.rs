@@ -101,6 +101,7 @@ mod tests {
             mode: DeliveryMode::Normal,
             attempt: 1,
             previous_attempt_at: None,
+            deadline: tokio::time::Instant::now() + std::time::Duration::from_secs(30),
         }
     }
 

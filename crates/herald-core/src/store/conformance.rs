@@ -65,6 +65,8 @@ macro_rules! store_conformance_tests {
             session_purge_closed,
             session_reopen_keeps_everything,
             session_concurrent_writers,
+            session_query_pages_with_cursor,
+            session_query_is_bounded,
             outbox_enqueue_and_get,
             outbox_idempotency,
             outbox_concurrent_idempotency,
@@ -76,6 +78,9 @@ macro_rules! store_conformance_tests {
             outbox_purge_final,
             outbox_concurrent_transitions,
             outbox_reopen_keeps_everything,
+            outbox_pages_with_cursors,
+            outbox_listings_are_bounded,
+            outbox_attributes_upstream_messages,
         );
     };
     (@cases $harness:expr; $($case:ident),+ $(,)?) => {
@@ -110,6 +115,11 @@ pub async fn run_all<H: Harness>(harness: &H) {
     outbox_purge_final(harness).await;
     outbox_concurrent_transitions(harness).await;
     outbox_reopen_keeps_everything(harness).await;
+    session_query_pages_with_cursor(harness).await;
+    session_query_is_bounded(harness).await;
+    outbox_pages_with_cursors(harness).await;
+    outbox_listings_are_bounded(harness).await;
+    outbox_attributes_upstream_messages(harness).await;
 }
 
 /// 2026-01-01T00:00:00Z plus `secs` seconds: the suite's clock.

@@ -18,7 +18,7 @@ use uuid::Uuid;
 use crate::error::StoreError;
 use crate::notification::{Notification, NotificationStatus, OutboxRecord, Transition};
 use crate::session::{Session, SessionState};
-use crate::store::{Enqueued, Outbox, OutboxFilter, SessionQuery, SessionStore};
+use crate::store::{page_size, Enqueued, Outbox, OutboxFilter, SessionQuery, SessionStore, MAX_PAGE};
 
 /// Sessions in a hash map. Cheap to clone: clones share the same map.
 #[derive(Debug, Clone, Default)]
@@ -48,9 +48,7 @@ impl SessionStore for MemorySessionStore {
         let mut found: Vec<Session> =
             self.sessions.read().values().filter(|s| session_matches(s, query)).cloned().collect();
         found.sort_by(newest_activity_first);
-        if query.limit > 0 {
-            found.truncate(query.limit);
-        }
+        found.truncate(page_size(query.limit));
         Ok(found)
     }
 
@@ -77,6 +75,8 @@ pub struct MemoryOutbox {
 struct OutboxState {
     records: HashMap<Uuid, OutboxRecord>,
     by_idempotency_key: HashMap<String, Uuid>,
+    /// (integration, upstream message id) → the notification it was attributed to.
+    attributed: HashMap<(String, String), Uuid>,
     last_seq: u64,
 }
 
@@ -123,16 +123,25 @@ impl Outbox for MemoryOutbox {
         let mut state = self.state.lock();
         let record = state.records.get_mut(&id).ok_or_else(|| StoreError::Missing(id.to_string()))?;
         record.apply(&transition);
-        Ok(record.clone())
+        let record = record.clone();
+        if let Some(key) = attribution_key(&record, &transition) {
+            state.attributed.entry(key).or_insert(id);
+        }
+        Ok(record)
     }
 
-    async fn unfinished(&self, limit: usize) -> Result<Vec<OutboxRecord>, StoreError> {
+    async fn unfinished(&self, after_seq: u64, limit: usize) -> Result<Vec<OutboxRecord>, StoreError> {
         let state = self.state.lock();
         let mut found: Vec<OutboxRecord> =
-            state.records.values().filter(|r| is_unfinished(r.status)).cloned().collect();
+            state.records.values().filter(|r| r.seq > after_seq && is_unfinished(r.status)).cloned().collect();
         found.sort_by_key(|r| r.seq);
-        truncate(&mut found, limit);
+        found.truncate(page_size(limit));
         Ok(found)
+    }
+
+    async fn attributed(&self, integration: &str, upstream_message_id: &str) -> Result<Option<Uuid>, StoreError> {
+        let state = self.state.lock();
+        Ok(state.attributed.get(&(integration.to_string(), upstream_message_id.to_string())).copied())
     }
 
     async fn deferred_for(&self, integration: &str, customer: &str) -> Result<Vec<OutboxRecord>, StoreError> {
@@ -140,6 +149,7 @@ impl Outbox for MemoryOutbox {
         let mut found: Vec<OutboxRecord> =
             state.records.values().filter(|r| is_deferred_for(r, integration, customer)).cloned().collect();
         found.sort_by_key(|r| r.seq);
+        found.truncate(MAX_PAGE);
         Ok(found)
     }
 
@@ -148,7 +158,7 @@ impl Outbox for MemoryOutbox {
         let mut found: Vec<OutboxRecord> =
             state.records.values().filter(|r| record_matches(r, filter)).cloned().collect();
         found.sort_by_key(|r| std::cmp::Reverse(r.seq));
-        truncate(&mut found, filter.limit);
+        found.truncate(page_size(filter.limit));
         Ok(found)
     }
 
@@ -161,6 +171,11 @@ impl Outbox for MemoryOutbox {
                 if let Some(key) = &record.notification.idempotency_key {
                     if state.by_idempotency_key.get(key) == Some(id) {
                         state.by_idempotency_key.remove(key);
+                    }
+                }
+                if let Some(key) = receipt_attribution(&record) {
+                    if state.attributed.get(&key) == Some(id) {
+                        state.attributed.remove(&key);
                     }
                 }
             }
@@ -178,6 +193,10 @@ pub(crate) fn session_matches(session: &Session, query: &SessionQuery) -> bool {
         && query.agent.as_deref().is_none_or(|a| session.handled_by(a))
         && query.since.is_none_or(|t| session.updated_at >= t)
         && query.state.is_none_or(|st| session.state == st)
+        && query.after.as_ref().is_none_or(|(at, conv)| {
+            session.updated_at < *at
+                || (session.updated_at == *at && session.conversation_id.as_bytes() < conv.as_bytes())
+        })
 }
 
 /// Query order: most recent activity first; ties broken by conversation id, descending (byte order).
@@ -207,10 +226,25 @@ pub(crate) fn is_deferred_for(record: &OutboxRecord, integration: &str, customer
         && record.deferred_for.as_deref() == Some(customer)
 }
 
-/// Whether `record` matches the filter (ignoring `limit`).
+/// Whether `record` matches the filter (ignoring `limit`), cursor included.
 pub(crate) fn record_matches(record: &OutboxRecord, filter: &OutboxFilter) -> bool {
     filter.status.is_none_or(|s| record.status == s)
         && filter.integration.as_deref().is_none_or(|i| record.notification.integration == i)
+        && filter.before_seq.is_none_or(|b| record.seq < b)
+}
+
+/// The attribution a transition makes: a `delivered` transition with a receipt naming an upstream message
+/// attributes that message (per integration) to the record.
+pub(crate) fn attribution_key(record: &OutboxRecord, t: &Transition) -> Option<(String, String)> {
+    (t.status == NotificationStatus::Delivered).then_some(())?;
+    let message = t.receipt.as_ref()?.upstream_message_id.as_ref()?;
+    Some((record.notification.integration.clone(), message.clone()))
+}
+
+/// The attribution a stored record holds (removed with the record on purge).
+pub(crate) fn receipt_attribution(record: &OutboxRecord) -> Option<(String, String)> {
+    let message = record.receipt.as_ref()?.upstream_message_id.as_ref()?;
+    Some((record.notification.integration.clone(), message.clone()))
 }
 
 /// When a record last changed: its newest history entry (or its creation, for a record without history).
@@ -221,11 +255,4 @@ pub(crate) fn last_change(record: &OutboxRecord) -> DateTime<Utc> {
 /// Whether `purge_final(before)` removes `record`.
 pub(crate) fn record_purgeable(record: &OutboxRecord, before: DateTime<Utc>) -> bool {
     record.status.is_final() && last_change(record) < before
-}
-
-/// Apply a `limit` where 0 means "no limit".
-pub(crate) fn truncate<T>(items: &mut Vec<T>, limit: usize) {
-    if limit > 0 {
-        items.truncate(limit);
-    }
 }

@@ -29,7 +29,10 @@ pub struct SessionQuery {
     pub since: Option<DateTime<Utc>>,
     /// Only sessions in this state.
     pub state: Option<SessionState>,
-    /// At most this many, most recent activity first (0 = no limit).
+    /// Cursor: only sessions after this one in the query's order, given as the `(updated_at, conversation_id)` of
+    /// the last session of the previous page. `None` starts at the most recent.
+    pub after: Option<(DateTime<Utc>, String)>,
+    /// At most this many, most recent activity first (see [`page_size`]: 0 means [`MAX_PAGE`]).
     pub limit: usize,
 }
 
@@ -75,6 +78,19 @@ impl Enqueued {
     }
 }
 
+/// The most records or sessions one store call returns. Every listing is bounded by it, whatever the caller
+/// asks: a caller that wants more pages on with the listing's cursor.
+pub const MAX_PAGE: usize = 1000;
+
+/// The page size a store uses for a requested `limit`: 0 and anything above [`MAX_PAGE`] mean [`MAX_PAGE`].
+pub fn page_size(limit: usize) -> usize {
+    if limit == 0 {
+        MAX_PAGE
+    } else {
+        limit.min(MAX_PAGE)
+    }
+}
+
 /// A filter for listing outbox records.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct OutboxFilter {
@@ -82,7 +98,10 @@ pub struct OutboxFilter {
     pub status: Option<NotificationStatus>,
     /// Only this integration.
     pub integration: Option<String>,
-    /// At most this many, newest first (0 = no limit).
+    /// Cursor: only records enqueued before this sequence number (the `seq` of the last record of the previous
+    /// page). `None` starts at the newest.
+    pub before_seq: Option<u64>,
+    /// At most this many, newest first (see [`page_size`]: 0 means [`MAX_PAGE`]).
     pub limit: usize,
 }
 
@@ -102,14 +121,22 @@ pub trait Outbox: Send + Sync + 'static {
     /// Apply a transition and make it durable before returning. Returns the updated record.
     async fn transition(&self, id: Uuid, transition: Transition) -> Result<OutboxRecord, StoreError>;
 
-    /// Records that are `pending` or `attempting` (the latter only after a crash), in enqueue order.
-    async fn unfinished(&self, limit: usize) -> Result<Vec<OutboxRecord>, StoreError>;
+    /// Records that are `pending` or `attempting` (the latter: an attempt whose outcome is not recorded), in
+    /// enqueue order, starting after sequence number `after_seq` (0 = from the start), at most
+    /// [`page_size`]`(limit)`. Page on with the `seq` of the last record returned.
+    async fn unfinished(&self, after_seq: u64, limit: usize) -> Result<Vec<OutboxRecord>, StoreError>;
 
-    /// Records that are `deferred` for `customer` in `integration`, in enqueue order.
+    /// Records that are `deferred` for `customer` in `integration`, in enqueue order (at most [`MAX_PAGE`]).
     async fn deferred_for(&self, integration: &str, customer: &str) -> Result<Vec<OutboxRecord>, StoreError>;
 
-    /// Records matching a filter, newest first.
+    /// Records matching a filter, newest first, one page (see [`OutboxFilter::before_seq`]). A filter by status
+    /// walks that status's index, never every record.
     async fn list(&self, filter: &OutboxFilter) -> Result<Vec<OutboxRecord>, StoreError>;
+
+    /// The notification an upstream message was attributed to: a `delivered` transition whose receipt names
+    /// `upstream_message_id` attributes that message to its record, per integration. `confirm_delivery`
+    /// candidates already attributed are never taken for another notification.
+    async fn attributed(&self, integration: &str, upstream_message_id: &str) -> Result<Option<Uuid>, StoreError>;
 
     /// Remove final records (delivered, failed, expired) whose last change is older than `before`.
     async fn purge_final(&self, before: DateTime<Utc>) -> Result<usize, StoreError>;

@@ -19,6 +19,8 @@
 //! | `outbox_idempotency` | idempotency key | notification id |
 //! | `outbox_deferred` | integration ++ customer ++ seq (deferred only) | notification id |
 //! | `outbox_final` | last change ++ seq (delivered / failed / expired only) | notification id |
+//! | `outbox_by_status` | status byte ++ seq | notification id |
+//! | `outbox_attributed` | integration ++ upstream message id (from delivered receipts) | notification id |
 //! | `meta` | `sessions_len`, `seq_floor` | u64 big-endian |
 //!
 //! No sled transactions: they take a process-wide lock, read every key they write, and measured 3x slower than
@@ -140,6 +142,8 @@ pub(crate) struct Trees {
     idempotency: ::sled::Tree,
     deferred: ::sled::Tree,
     finals: ::sled::Tree,
+    by_status: ::sled::Tree,
+    attributed: ::sled::Tree,
     meta: ::sled::Tree,
 }
 
@@ -232,9 +236,12 @@ impl SledStore {
             idempotency: db.open_tree("outbox_idempotency")?,
             deferred: db.open_tree("outbox_deferred")?,
             finals: db.open_tree("outbox_final")?,
+            by_status: db.open_tree("outbox_by_status")?,
+            attributed: db.open_tree("outbox_attributed")?,
             meta: db.open_tree("meta")?,
         };
         sessions::migrate_timed_owner_indexes(&db, &trees)?;
+        outbox::migrate_status_index(&trees)?;
         let newest = match trees.by_seq.last()? {
             Some((k, _)) => keys::decode_seq(&k, "outbox_by_seq/last")?,
             None => 0,
@@ -302,6 +309,8 @@ impl SledStore {
             ("outbox_idempotency", &t.idempotency),
             ("outbox_deferred", &t.deferred),
             ("outbox_final", &t.finals),
+            ("outbox_by_status", &t.by_status),
+            ("outbox_attributed", &t.attributed),
         ];
         Ok(named.into_iter().map(|(name, tree)| (name, tree.len())).collect())
     }

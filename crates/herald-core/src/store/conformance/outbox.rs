@@ -107,7 +107,7 @@ pub async fn outbox_concurrent_idempotency<H: Harness>(h: &H) {
     let ids: BTreeSet<Uuid> = results.iter().map(|r| r.record().id()).collect();
     assert_eq!(ids.len(), 1, "every caller sees the same record");
     assert_eq!(ok(outbox.list(&OutboxFilter::default()).await, "list").len(), 1);
-    assert_eq!(ok(outbox.unfinished(0).await, "unfinished").len(), 1);
+    assert_eq!(ok(outbox.unfinished(0, 0).await, "unfinished").len(), 1);
 }
 
 /// Many callers enqueueing at once: nothing lost, no seq handed out twice, `unfinished` in seq order.
@@ -131,7 +131,7 @@ pub async fn outbox_concurrent_enqueue_unique_seq<H: Harness>(h: &H) {
     let accepted: Vec<(Uuid, u64)> = join_all(tasks, "enqueue task").await.into_iter().flatten().collect();
     let seqs_seen: BTreeSet<u64> = accepted.iter().map(|(_, s)| *s).collect();
     assert_eq!(seqs_seen.len(), TASKS * EACH, "no seq handed out twice");
-    let unfinished = ok(outbox.unfinished(0).await, "unfinished");
+    let unfinished = ok(outbox.unfinished(0, 0).await, "unfinished");
     assert_eq!(unfinished.len(), TASKS * EACH, "no accepted notification lost");
     let order = seqs(&unfinished);
     assert!(order.windows(2).all(|w| w[0] < w[1]), "unfinished in enqueue (seq) order");
@@ -200,12 +200,12 @@ pub async fn outbox_unfinished_in_enqueue_order<H: Harness>(h: &H) {
     to(&outbox, ids[4], NotificationStatus::Failed, 5).await;
     to(&outbox, ids[0], NotificationStatus::Attempting, 6).await;
     to(&outbox, ids[0], NotificationStatus::Pending, 7).await;
-    let all = ok(outbox.unfinished(0).await, "unfinished");
+    let all = ok(outbox.unfinished(0, 0).await, "unfinished");
     assert_eq!(record_ids(&all), [ids[0], ids[3], ids[5]], "pending and attempting, in enqueue order");
-    let two = ok(outbox.unfinished(2).await, "unfinished limit");
+    let two = ok(outbox.unfinished(0, 2).await, "unfinished limit");
     assert_eq!(record_ids(&two), [ids[0], ids[3]]);
     to(&outbox, ids[2], NotificationStatus::Pending, 8).await;
-    let all = ok(outbox.unfinished(0).await, "unfinished");
+    let all = ok(outbox.unfinished(0, 0).await, "unfinished");
     assert_eq!(record_ids(&all), [ids[0], ids[2], ids[3], ids[5]], "a resumed deferred record keeps its place");
 }
 
@@ -235,7 +235,7 @@ pub async fn outbox_deferred_for_customer<H: Harness>(h: &H) {
     let resumed = ok(outbox.transition(a, resume).await, "resume");
     assert_eq!(resumed.deferred_for, None, "leaving deferred clears the customer");
     assert_eq!(record_ids(&ok(outbox.deferred_for("wm", "ec-1").await, "deferred_for")), [b]);
-    assert_eq!(record_ids(&ok(outbox.unfinished(0).await, "unfinished")), [a, pending]);
+    assert_eq!(record_ids(&ok(outbox.unfinished(0, 0).await, "unfinished")), [a, pending]);
     // Re-deferring for another customer moves the record between customers.
     defer(&outbox, b, "ec-9", 11).await;
     assert!(ok(outbox.deferred_for("wm", "ec-1").await, "deferred_for").is_empty());
@@ -267,7 +267,10 @@ pub async fn outbox_list_filters<H: Harness>(h: &H) {
     assert_eq!(list(OutboxFilter { limit: 2, ..pending }).await, [ids[5], ids[2]]);
     let attempting = OutboxFilter { status: Some(NotificationStatus::Attempting), ..OutboxFilter::default() };
     assert_eq!(list(attempting).await, [ids[4]]);
-    assert_eq!(list(OutboxFilter { integration: Some("chat".into()), limit: 1, status: None }).await, [ids[5]]);
+    assert_eq!(
+        list(OutboxFilter { integration: Some("chat".into()), limit: 1, ..OutboxFilter::default() }).await,
+        [ids[5]]
+    );
 }
 
 /// `purge_final` removes final records whose last change is older than the cutoff, frees their idempotency keys,
@@ -292,7 +295,7 @@ pub async fn outbox_purge_final<H: Harness>(h: &H) {
     assert!(ok(outbox.get_by_idempotency_key("k-pending").await, "by key").is_some());
     let again = ok(outbox.enqueue(notification("wm", "ec-1", Some("k-delivered"))).await, "reuse key");
     assert!(matches!(again, Enqueued::Created(_)), "a purged key may be used again");
-    assert_eq!(record_ids(&ok(outbox.unfinished(0).await, "unfinished")), [pending, again.record().id()]);
+    assert_eq!(record_ids(&ok(outbox.unfinished(0, 0).await, "unfinished")), [pending, again.record().id()]);
     assert_eq!(record_ids(&ok(outbox.deferred_for("wm", "ec-1").await, "deferred")), [deferred]);
     assert_eq!(ok(outbox.list(&OutboxFilter::default()).await, "list").len(), 4);
     assert_eq!(ok(outbox.purge_final(at(500)).await, "purge again"), 0);
@@ -322,7 +325,7 @@ pub async fn outbox_concurrent_transitions<H: Harness>(h: &H) {
         }));
     }
     let fresh: BTreeSet<Uuid> = join_all(tasks, "transition task").await.into_iter().flatten().collect();
-    let unfinished: BTreeSet<Uuid> = record_ids(&ok(outbox.unfinished(0).await, "unfinished")).into_iter().collect();
+    let unfinished: BTreeSet<Uuid> = record_ids(&ok(outbox.unfinished(0, 0).await, "unfinished")).into_iter().collect();
     assert_eq!(unfinished, fresh, "exactly the new records are unfinished");
     for id in &ids {
         let r = ok(outbox.get(*id).await, "get");
@@ -348,7 +351,11 @@ pub async fn outbox_reopen_keeps_everything<H: Harness>(h: &H) {
         return;
     };
     assert_eq!(ok(outbox.list(&OutboxFilter::default()).await, "list after reopen"), before, "every record kept");
-    assert_eq!(record_ids(&ok(outbox.unfinished(0).await, "unfinished")), [pending.id(), attempting], "crash recovery");
+    assert_eq!(
+        record_ids(&ok(outbox.unfinished(0, 0).await, "unfinished")),
+        [pending.id(), attempting],
+        "crash recovery"
+    );
     assert_eq!(record_ids(&ok(outbox.deferred_for("wm", "ec-1").await, "deferred")), [deferred]);
     let retry = ok(outbox.enqueue(notification("wm", "ec-1", Some("k-1"))).await, "retry after reopen");
     assert_eq!(retry, Enqueued::Existing(pending), "idempotency keys survive a reopen");
@@ -365,4 +372,105 @@ pub async fn outbox_reopen_keeps_everything<H: Harness>(h: &H) {
     assert!(ok(outbox.list(&OutboxFilter::default()).await, "list").is_empty(), "the purge survived the reopen");
     let after = enqueue(&outbox, notification("wm", "ec-1", Some("k-1"))).await;
     assert!(after.seq > next.seq, "seq must not restart after purging everything ({} <= {})", after.seq, next.seq);
+}
+
+/// `unfinished` pages by sequence number: consecutive pages cover every unfinished record once, in enqueue order,
+/// and `list` pages newest first with `before_seq`, by status too.
+pub async fn outbox_pages_with_cursors<H: Harness>(h: &H) {
+    let outbox = h.outbox().await;
+    let mut ids = Vec::new();
+    for _ in 0..23 {
+        ids.push(enqueue(&outbox, notification("wm", "ec-1", None)).await.id());
+    }
+    for id in ids.iter().step_by(3) {
+        to(&outbox, *id, NotificationStatus::Delivered, 10).await;
+    }
+    let unfinished: Vec<Uuid> = ids.iter().enumerate().filter(|(i, _)| i % 3 != 0).map(|(_, id)| *id).collect();
+    let mut paged = Vec::new();
+    let mut after = 0;
+    loop {
+        let page = ok(outbox.unfinished(after, 5).await, "unfinished page");
+        assert!(page.len() <= 5);
+        let Some(last) = page.last() else { break };
+        after = last.seq;
+        paged.extend(record_ids(&page));
+    }
+    assert_eq!(paged, unfinished, "unfinished pages in enqueue order");
+    for status in [None, Some(NotificationStatus::Delivered), Some(NotificationStatus::Pending)] {
+        let mut paged = Vec::new();
+        let mut before_seq = None;
+        loop {
+            let filter = OutboxFilter { status, before_seq, limit: 4, ..OutboxFilter::default() };
+            let page = ok(outbox.list(&filter).await, "list page");
+            let Some(last) = page.last() else { break };
+            before_seq = Some(last.seq);
+            paged.extend(record_ids(&page));
+        }
+        let mut expected: Vec<Uuid> = ids
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| match status {
+                None => true,
+                Some(NotificationStatus::Delivered) => i % 3 == 0,
+                Some(_) => i % 3 != 0,
+            })
+            .map(|(_, id)| *id)
+            .collect();
+        expected.reverse();
+        assert_eq!(paged, expected, "list pages newest first for status {status:?}");
+    }
+}
+
+/// Listings are bounded: `limit = 0` and huge limits return at most [`MAX_PAGE`](crate::store::MAX_PAGE) records.
+pub async fn outbox_listings_are_bounded<H: Harness>(h: &H) {
+    let outbox = h.outbox().await;
+    let n = crate::store::MAX_PAGE + 3;
+    for _ in 0..n {
+        enqueue(&outbox, notification("wm", "ec-1", None)).await;
+    }
+    assert_eq!(ok(outbox.unfinished(0, 0).await, "unfinished").len(), crate::store::MAX_PAGE);
+    assert_eq!(ok(outbox.unfinished(0, n * 2).await, "unfinished").len(), crate::store::MAX_PAGE);
+    assert_eq!(ok(outbox.list(&OutboxFilter::default()).await, "list").len(), crate::store::MAX_PAGE);
+    let pending = OutboxFilter { status: Some(NotificationStatus::Pending), limit: n * 2, ..OutboxFilter::default() };
+    assert_eq!(ok(outbox.list(&pending).await, "list").len(), crate::store::MAX_PAGE);
+}
+
+/// A delivered receipt attributes its upstream message (per integration) to its record, the first attribution
+/// wins, failures attribute nothing, and a purge releases the attribution.
+pub async fn outbox_attributes_upstream_messages<H: Harness>(h: &H) {
+    let outbox = h.outbox().await;
+    let a = enqueue(&outbox, notification("wm", "ec-1", None)).await.id();
+    let b = enqueue(&outbox, notification("wm", "ec-1", None)).await.id();
+    let c = enqueue(&outbox, notification("wm", "ec-1", None)).await.id();
+    let deliver = |id: Uuid, message: &str, secs: i64| {
+        let mut t = Transition::to(NotificationStatus::Delivered, at(secs), "delivered");
+        t.receipt = Some(Receipt {
+            upstream_message_id: Some(message.to_string()),
+            conversation_id: None,
+            route: "test".into(),
+            delivered_at: at(secs),
+        });
+        let outbox = &outbox;
+        async move { ok(outbox.transition(id, t).await, "deliver") }
+    };
+    assert_eq!(ok(outbox.attributed("wm", "m-1").await, "attributed"), None);
+    deliver(a, "m-1", 10).await;
+    assert_eq!(ok(outbox.attributed("wm", "m-1").await, "attributed"), Some(a));
+    assert_eq!(ok(outbox.attributed("other", "m-1").await, "attributed"), None, "per integration");
+    deliver(b, "m-1", 20).await;
+    assert_eq!(ok(outbox.attributed("wm", "m-1").await, "attributed"), Some(a), "the first attribution wins");
+    let mut failed = Transition::to(NotificationStatus::Failed, at(30), "failed");
+    failed.receipt = Some(Receipt {
+        upstream_message_id: Some("m-3".into()),
+        conversation_id: None,
+        route: "test".into(),
+        delivered_at: at(30),
+    });
+    ok(outbox.transition(c, failed).await, "fail");
+    assert_eq!(ok(outbox.attributed("wm", "m-3").await, "attributed"), None, "only deliveries attribute");
+    ok(outbox.purge_final(at(1_000)).await, "purge");
+    assert_eq!(ok(outbox.attributed("wm", "m-1").await, "attributed"), None, "released with its record");
+    if let Some(outbox) = h.reopen_outbox(outbox).await {
+        assert_eq!(ok(outbox.attributed("wm", "m-1").await, "attributed after reopen"), None);
+    }
 }

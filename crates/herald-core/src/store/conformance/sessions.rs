@@ -147,6 +147,7 @@ pub async fn session_query_filters_limit_and_order<H: Harness>(h: &H) {
         since: Some(at(200)),
         limit: 0,
         agent: None,
+        after: None,
     };
     assert_eq!(query(&store, combined).await, ["c7", "c5"], "every set field must match");
     let none = SessionQuery { since: Some(at(10_000)), ..SessionQuery::default() };
@@ -275,4 +276,46 @@ pub async fn session_concurrent_writers<H: Harness>(h: &H) {
         let handled = query(&*store, by_agent(&agent)).await;
         assert_eq!(handled.len(), usize::from(shared.handled_by(&agent)), "agent {agent}: stale agent entry");
     }
+}
+
+/// Queries page with the `after` cursor: consecutive pages cover every match once, in order, and no page is
+/// longer than [`MAX_PAGE`](crate::store::MAX_PAGE) whatever `limit` asks (0 included).
+pub async fn session_query_pages_with_cursor<H: Harness>(h: &H) {
+    let store = h.sessions().await;
+    for i in 0..25 {
+        // Pairs of sessions share an activity time, so the cursor must break ties by conversation id.
+        ok(store.upsert(session(&format!("p{i:02}"), "wm", 100 + i / 2)).await, "upsert");
+    }
+    let everything = ids(&ok(store.query(&SessionQuery { limit: 100, ..SessionQuery::default() }).await, "all"))
+        .into_iter()
+        .map(str::to_string)
+        .collect::<Vec<_>>();
+    assert_eq!(everything.len(), 25);
+    let mut paged = Vec::new();
+    let mut after = None;
+    loop {
+        let q =
+            SessionQuery { integration: Some("wm".into()), limit: 4, after: after.clone(), ..SessionQuery::default() };
+        let page = ok(store.query(&q).await, "page");
+        assert!(page.len() <= 4, "a page is at most `limit` long");
+        let Some(last) = page.last() else { break };
+        after = Some((last.updated_at, last.conversation_id.clone()));
+        paged.extend(page.iter().map(|s| s.conversation_id.clone()));
+    }
+    assert_eq!(paged, everything, "pages cover every session once, in query order");
+    let q = SessionQuery { customer: Some("nobody".into()), after: after.clone(), ..SessionQuery::default() };
+    assert!(ok(store.query(&q).await, "owner query with cursor").is_empty());
+}
+
+/// `limit = 0` is not "unlimited": a query returns at most [`MAX_PAGE`](crate::store::MAX_PAGE) sessions.
+pub async fn session_query_is_bounded<H: Harness>(h: &H) {
+    let store = h.sessions().await;
+    let n = crate::store::MAX_PAGE + 5;
+    for i in 0..n {
+        ok(store.upsert(session(&format!("b{i:05}"), "wm", i as i64)).await, "upsert");
+    }
+    let all = ok(store.query(&SessionQuery::default()).await, "query");
+    assert_eq!(all.len(), crate::store::MAX_PAGE, "limit 0 means one full page");
+    let big = ok(store.query(&SessionQuery { limit: n * 10, ..SessionQuery::default() }).await, "query");
+    assert_eq!(big.len(), crate::store::MAX_PAGE, "no page beyond the hard maximum");
 }

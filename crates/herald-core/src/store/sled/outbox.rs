@@ -11,8 +11,10 @@ use super::keys;
 use super::{decode, encode, SledStore, META_SEQ_FLOOR};
 use crate::error::StoreError;
 use crate::notification::{Notification, NotificationStatus, OutboxRecord, Transition};
-use crate::store::memory::{is_deferred_for, is_unfinished, last_change, record_matches, record_purgeable};
-use crate::store::{Enqueued, Outbox, OutboxFilter};
+use crate::store::memory::{
+    attribution_key, is_deferred_for, is_unfinished, last_change, receipt_attribution, record_matches, record_purgeable,
+};
+use crate::store::{page_size, Enqueued, Outbox, OutboxFilter, MAX_PAGE};
 
 /// Records removed per hold of the outbox lock, so a big purge does not stall enqueues.
 const PURGE_CHUNK: usize = 256;
@@ -27,12 +29,36 @@ struct RecordKeys {
     unfinished: Option<Vec<u8>>,
     deferred: Option<Vec<u8>>,
     finals: Option<Vec<u8>>,
+    by_status: Option<Vec<u8>>,
+}
+
+/// One byte per status: the prefix of `outbox_by_status` keys.
+fn status_byte(status: NotificationStatus) -> u8 {
+    match status {
+        NotificationStatus::Pending => 0,
+        NotificationStatus::Attempting => 1,
+        NotificationStatus::Delivered => 2,
+        NotificationStatus::Deferred => 3,
+        NotificationStatus::Failed => 4,
+        NotificationStatus::Expired => 5,
+    }
+}
+
+/// The `outbox_attributed` key of an (integration, upstream message id) pair.
+fn attribution_entry((integration, message): &(String, String)) -> Vec<u8> {
+    let mut k = keys::str_prefix(integration);
+    k.extend_from_slice(message.as_bytes());
+    k
 }
 
 impl RecordKeys {
     fn of(r: &OutboxRecord) -> RecordKeys {
         let seq = keys::seq(r.seq);
+        let mut by_status = Vec::with_capacity(9);
+        by_status.push(status_byte(r.status));
+        by_status.extend_from_slice(&seq);
         RecordKeys {
+            by_status: Some(by_status),
             unfinished: is_unfinished(r.status).then(|| seq.to_vec()),
             deferred: match (&r.deferred_for, r.status) {
                 (Some(customer), NotificationStatus::Deferred) => {
@@ -56,7 +82,7 @@ impl SledStore {
         }
     }
 
-    /// Load the records an index points to, in index order, keeping those `keep` accepts, at most `limit` (0 = all).
+    /// Load the records an index points to, in index order, keeping those `keep` accepts, at most `limit`.
     fn collect_records(
         &self,
         entries: impl Iterator<Item = ::sled::Result<(::sled::IVec, ::sled::IVec)>>,
@@ -72,7 +98,7 @@ impl SledStore {
                 Some(record) if keep(&record) => found.push(record),
                 _ => continue,
             }
-            if limit > 0 && found.len() >= limit {
+            if found.len() >= limit {
                 break;
             }
         }
@@ -128,6 +154,9 @@ impl Outbox for SledStore {
             // Index entries first, the record last: the record is the commit point (see the module docs).
             t.by_seq.insert(keys::seq(seq), id_bytes)?;
             t.unfinished.insert(keys::seq(seq), id_bytes)?;
+            if let Some(k) = RecordKeys::of(&record).by_status {
+                t.by_status.insert(k, id_bytes)?;
+            }
             if let Some(key) = &record.notification.idempotency_key {
                 t.idempotency.insert(key.as_bytes(), id_bytes)?;
             }
@@ -159,21 +188,27 @@ impl Outbox for SledStore {
             let after = RecordKeys::of(&record);
             let value = encode(&record, &record_key(id))?;
             // New entries, then the record, then removal of the old entries: a crash leaves at most a stale entry.
-            for (tree, old, new) in [
+            let moves = [
                 (&t.unfinished, &before.unfinished, &after.unfinished),
                 (&t.deferred, &before.deferred, &after.deferred),
                 (&t.finals, &before.finals, &after.finals),
-            ] {
+                (&t.by_status, &before.by_status, &after.by_status),
+            ];
+            for (tree, old, new) in moves {
                 if let Some(k) = new.as_ref().filter(|_| old != new) {
                     tree.insert(k.as_slice(), &id.as_bytes()[..])?;
                 }
             }
+            if let Some(key) = attribution_key(&record, &transition) {
+                // The first notification a message is attributed to keeps it.
+                let _ = t.attributed.compare_and_swap(
+                    attribution_entry(&key),
+                    None as Option<&[u8]>,
+                    Some(&id.as_bytes()[..]),
+                )?;
+            }
             t.outbox.insert(id.as_bytes(), value)?;
-            for (tree, old, new) in [
-                (&t.unfinished, &before.unfinished, &after.unfinished),
-                (&t.deferred, &before.deferred, &after.deferred),
-                (&t.finals, &before.finals, &after.finals),
-            ] {
+            for (tree, old, new) in moves {
                 if let Some(k) = old.as_ref().filter(|_| old != new) {
                     tree.remove(k.as_slice())?;
                 }
@@ -184,14 +219,18 @@ impl Outbox for SledStore {
         Ok(record)
     }
 
-    async fn unfinished(&self, limit: usize) -> Result<Vec<OutboxRecord>, StoreError> {
-        self.collect_records(self.trees().unfinished.iter(), "outbox_unfinished", limit, |r| is_unfinished(r.status))
+    async fn unfinished(&self, after_seq: u64, limit: usize) -> Result<Vec<OutboxRecord>, StoreError> {
+        let from = keys::seq(after_seq.saturating_add(1));
+        let entries = self.trees().unfinished.range(from..);
+        self.collect_records(entries, "outbox_unfinished", page_size(limit), |r| {
+            r.seq > after_seq && is_unfinished(r.status)
+        })
     }
 
     async fn deferred_for(&self, integration: &str, customer: &str) -> Result<Vec<OutboxRecord>, StoreError> {
         let mut prefix = keys::str_prefix(integration);
         keys::push_str(&mut prefix, customer);
-        self.collect_records(self.trees().deferred.scan_prefix(prefix), "outbox_deferred", 0, |r| {
+        self.collect_records(self.trees().deferred.scan_prefix(prefix), "outbox_deferred", MAX_PAGE, |r| {
             is_deferred_for(r, integration, customer)
         })
     }
@@ -199,12 +238,30 @@ impl Outbox for SledStore {
     async fn list(&self, filter: &OutboxFilter) -> Result<Vec<OutboxRecord>, StoreError> {
         let t = self.trees();
         let keep = |r: &OutboxRecord| record_matches(r, filter);
+        let limit = page_size(filter.limit);
+        let before = keys::seq(filter.before_seq.unwrap_or(u64::MAX));
         match filter.status {
-            // The unfinished index is small and in seq order: no need to walk every record.
-            Some(status) if is_unfinished(status) => {
-                self.collect_records(t.unfinished.iter().rev(), "outbox_unfinished", filter.limit, keep)
+            // One status: walk its index, newest first, from the cursor.
+            Some(status) => {
+                let b = status_byte(status);
+                let mut end = vec![b];
+                end.extend_from_slice(&before);
+                let entries = t.by_status.range(vec![b]..end).rev();
+                self.collect_records(entries, "outbox_by_status", limit, keep)
             }
-            _ => self.collect_records(t.by_seq.iter().rev(), "outbox_by_seq", filter.limit, keep),
+            None => self.collect_records(t.by_seq.range(..before.to_vec()).rev(), "outbox_by_seq", limit, keep),
+        }
+    }
+
+    async fn attributed(&self, integration: &str, upstream_message_id: &str) -> Result<Option<Uuid>, StoreError> {
+        let key = attribution_entry(&(integration.to_string(), upstream_message_id.to_string()));
+        match self.trees().attributed.get(key)? {
+            Some(v) => {
+                let id = keys::decode_uuid(&v, "outbox_attributed")?;
+                // An entry whose record was purged (a crash between the two removals) attributes nothing.
+                Ok(self.trees().outbox.contains_key(id.as_bytes())?.then_some(id))
+            }
+            None => Ok(None),
         }
     }
 
@@ -246,6 +303,15 @@ impl Outbox for SledStore {
                 // The record first: index entries left behind by a crash point at nothing and are skipped.
                 t.outbox.remove(id.as_bytes())?;
                 t.by_seq.remove(keys::seq(record.seq))?;
+                if let Some(k) = RecordKeys::of(&record).by_status {
+                    t.by_status.remove(k)?;
+                }
+                if let Some(a) = receipt_attribution(&record) {
+                    let k = attribution_entry(&a);
+                    if t.attributed.get(&k)?.as_deref() == Some(&id.as_bytes()[..]) {
+                        t.attributed.remove(k)?;
+                    }
+                }
                 if let Some(k) = &record.notification.idempotency_key {
                     if t.idempotency.get(k.as_bytes())?.as_deref() == Some(&id.as_bytes()[..]) {
                         t.idempotency.remove(k.as_bytes())?;
@@ -256,4 +322,23 @@ impl Outbox for SledStore {
             }
         }
     }
+}
+
+/// Build `outbox_by_status` and `outbox_attributed` for a store written before they existed: one walk over the
+/// records, at open, only when the status index is empty while records exist.
+pub(super) fn migrate_status_index(trees: &super::Trees) -> Result<(), StoreError> {
+    if !trees.by_status.is_empty() || trees.outbox.is_empty() {
+        return Ok(());
+    }
+    for entry in trees.outbox.iter() {
+        let (key, value) = entry?;
+        let record: OutboxRecord = decode(&value, || format!("outbox/{key:?}"))?;
+        if let Some(k) = RecordKeys::of(&record).by_status {
+            trees.by_status.insert(k, &key[..])?;
+        }
+        if let (Some(a), NotificationStatus::Delivered) = (receipt_attribution(&record), record.status) {
+            trees.attributed.insert(attribution_entry(&a), &key[..])?;
+        }
+    }
+    Ok(())
 }

@@ -11,7 +11,7 @@ use super::{decode, encode, SledStore, META_SESSIONS_LEN};
 use crate::error::StoreError;
 use crate::session::{Session, SessionState};
 use crate::store::memory::{closed_at, newest_activity_first, session_matches, session_purgeable};
-use crate::store::{SessionQuery, SessionStore};
+use crate::store::{page_size, SessionQuery, SessionStore};
 
 /// Sessions removed per hold of the session lock, so a big purge does not stall upserts.
 const PURGE_CHUNK: usize = 256;
@@ -175,16 +175,23 @@ impl SessionStore for SledStore {
                 }
             }
             found.sort_by(newest_activity_first);
-            if query.limit > 0 {
-                found.truncate(query.limit);
-            }
+            found.truncate(page_size(query.limit));
             return Ok(found);
         }
         // Everything else walks the activity index newest first and stops at the limit.
-        let range = match query.since {
-            Some(since) => t.by_updated.range(keys::ts(since).to_vec()..),
-            None => t.by_updated.range::<&[u8], _>(..),
+        let start = query.since.map(|since| keys::ts(since).to_vec()).unwrap_or_default();
+        let range = match &query.after {
+            // Keys are `ts ++ conversation id`: everything strictly before the cursor's key.
+            Some((at, conv)) => {
+                let end = keys::timed(&[], *at, conv.as_bytes());
+                if start >= end {
+                    return Ok(Vec::new());
+                }
+                t.by_updated.range(start..end)
+            }
+            None => t.by_updated.range(start..),
         };
+        let limit = page_size(query.limit);
         let mut found = Vec::new();
         for entry in range.rev() {
             let (key, _) = entry?;
@@ -196,7 +203,7 @@ impl SessionStore for SledStore {
                 continue;
             }
             found.push(session);
-            if query.limit > 0 && found.len() >= query.limit {
+            if found.len() >= limit {
                 break;
             }
         }
