@@ -69,7 +69,7 @@ pub fn router(state: AppState) -> Router {
         .merge(responses::router())
         .merge(chat::router())
         .merge(analytics::router())
-        .layer(from_fn_with_state(state.clone(), http::faults))
+        .layer(from_fn_with_state(state.clone(), http::faults::apply))
         .layer(from_fn_with_state(state.clone(), http::body_limit_and_log));
     // Login host role.
     let login = Router::new().route("/oauth/token", post(oauth::token));

@@ -36,6 +36,10 @@ pub struct Counters {
     pub too_many_requests: AtomicU64,
     /// Injected 5xx answers.
     pub injected_errors: AtomicU64,
+    /// Answers delayed after the request took effect (staged `latencyAfter`).
+    pub delayed_answers: AtomicU64,
+    /// Connections dropped after the request took effect (staged `dropAfter`).
+    pub dropped_connections: AtomicU64,
     /// Tokens issued.
     pub tokens_issued: AtomicU64,
     /// Messages accepted by the agent-side send endpoint.

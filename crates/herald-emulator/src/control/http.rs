@@ -28,22 +28,19 @@ pub fn router() -> Router<AppState> {
         .route("/agents/{id}/routingstatus", put(routing_status))
         .route("/clock", get(clock))
         .route("/clock/advance", post(advance))
-        .route("/faults/too-many-requests", post(f429))
-        .route("/faults/errors", post(ferrors))
-        .route("/faults/latency", post(flatency))
-        .route("/faults", axum::routing::delete(fclear))
         .route("/sockets/drop", post(drop_sockets))
         .route("/notifications/socket-closing", post(socket_closing))
         .route("/tokens/revoke", post(revoke))
         .route("/requests", get(requests).delete(clear_requests))
         .route("/counters", get(counters))
+        .merge(crate::control::faults_http::router())
 }
 
-fn ctl(s: AppState) -> Control {
+pub(super) fn ctl(s: AppState) -> Control {
     Control::new(s)
 }
 
-fn err(e: EmulatorError) -> Response {
+pub(super) fn err(e: EmulatorError) -> Response {
     let status = match e {
         EmulatorError::NotFound(_) => StatusCode::NOT_FOUND,
         _ => StatusCode::BAD_REQUEST,
@@ -132,40 +129,6 @@ struct Advance {
 async fn advance(State(s): State<AppState>, Json(b): Json<Advance>) -> Response {
     let d = Duration::from_secs(b.seconds.unwrap_or(0)) + Duration::from_millis(b.ms.unwrap_or(0));
     ctl(s).advance_clock(d);
-    StatusCode::NO_CONTENT.into_response()
-}
-
-/// `{count, retryAfter?, status?, ms?}`.
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct Fault {
-    count: u32,
-    retry_after: Option<u64>,
-    status: Option<u16>,
-    ms: Option<u64>,
-}
-
-async fn f429(State(s): State<AppState>, Json(f): Json<Fault>) -> Response {
-    ctl(s).inject_429(f.count, f.retry_after.unwrap_or(1));
-    StatusCode::NO_CONTENT.into_response()
-}
-
-async fn ferrors(State(s): State<AppState>, Json(f): Json<Fault>) -> Response {
-    let status = f.status.unwrap_or(503);
-    if !(500..600).contains(&status) {
-        return err(EmulatorError::Invalid("status must be a 5xx".into()));
-    }
-    ctl(s).inject_errors(f.count, status);
-    StatusCode::NO_CONTENT.into_response()
-}
-
-async fn flatency(State(s): State<AppState>, Json(f): Json<Fault>) -> Response {
-    ctl(s).inject_latency(f.count, f.ms.unwrap_or(0));
-    StatusCode::NO_CONTENT.into_response()
-}
-
-async fn fclear(State(s): State<AppState>) -> Response {
-    ctl(s).clear_faults();
     StatusCode::NO_CONTENT.into_response()
 }
 

@@ -1,6 +1,8 @@
 //! The control plane: typed, in-process access to inspection, steering and fault injection.
 //! The HTTP API under `/emulator/v1/` ([`http`]) is a thin layer over [`Control`].
 
+pub mod faults;
+pub mod faults_http;
 pub mod http;
 
 use serde::Serialize;
@@ -78,6 +80,10 @@ pub struct CountersSnapshot {
     pub too_many_requests: u64,
     /// Injected 5xx answers.
     pub injected_errors: u64,
+    /// Answers delayed after the request took effect.
+    pub delayed_answers: u64,
+    /// Connections dropped after the request took effect.
+    pub dropped_connections: u64,
     /// Tokens issued.
     pub tokens_issued: u64,
     /// Agent-side messages.
@@ -325,26 +331,6 @@ impl Control {
         self.state.clock.offset()
     }
 
-    /// The next `n` API requests answer 429 with `Retry-After: retry_after`.
-    pub fn inject_429(&self, n: u32, retry_after: u64) {
-        self.state.faults.arm_429(n, retry_after);
-    }
-
-    /// The next `n` API requests answer `status`.
-    pub fn inject_errors(&self, n: u32, status: u16) {
-        self.state.faults.arm_errors(n, status);
-    }
-
-    /// The next `n` API requests are delayed by `ms`.
-    pub fn inject_latency(&self, n: u32, ms: u64) {
-        self.state.faults.arm_latency(n, ms);
-    }
-
-    /// Disarms all faults.
-    pub fn clear_faults(&self) {
-        self.state.faults.clear();
-    }
-
     /// Drops live WebSockets.
     pub fn drop_sockets(&self, target: DropTarget) {
         let tx = &self.state.drop_sockets;
@@ -386,6 +372,8 @@ impl Control {
             requests: c.requests.load(Ordering::Relaxed),
             too_many_requests: c.too_many_requests.load(Ordering::Relaxed),
             injected_errors: c.injected_errors.load(Ordering::Relaxed),
+            delayed_answers: c.delayed_answers.load(Ordering::Relaxed),
+            dropped_connections: c.dropped_connections.load(Ordering::Relaxed),
             tokens_issued: c.tokens_issued.load(Ordering::Relaxed),
             agent_messages: c.agent_messages.load(Ordering::Relaxed),
             agentless_messages: c.agentless_messages.load(Ordering::Relaxed),

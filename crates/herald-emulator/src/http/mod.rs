@@ -1,5 +1,6 @@
-//! Cross-cutting HTTP behaviour: correlation ids, body limit, request log, fault injection.
+//! Cross-cutting HTTP behaviour: correlation ids, body limit, request log, fault injection ([`faults`]).
 
+pub mod faults;
 pub mod json;
 pub mod request_log;
 
@@ -8,7 +9,6 @@ use axum::extract::{Request, State};
 use axum::http::{HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use std::sync::atomic::Ordering;
 
 use crate::api_error::{ApiError, PendingErrorBody};
 use crate::state::{AppState, Counters};
@@ -75,30 +75,6 @@ fn too_large(limit: usize) -> Response {
         format!("The request exceeds the maximum of {limit} bytes"),
     )
     .into_response()
-}
-
-/// API middleware: applies armed faults (429 bursts, 5xx, latency).
-pub async fn faults(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    let d = state.faults.next();
-    if let Some(ms) = d.latency_ms {
-        tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
-    }
-    if let Some(retry) = d.too_many {
-        state.counters.too_many_requests.fetch_add(1, Ordering::Relaxed);
-        return ApiError::too_many_requests(retry).into_response();
-    }
-    if let Some(status) = d.error_status {
-        Counters::bump(&state.counters.injected_errors);
-        let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        let code = match status.as_u16() {
-            502 => "bad.gateway",
-            503 => "service.unavailable",
-            504 => "gateway.timeout",
-            _ => "internal.server.error",
-        };
-        return ApiError::new(status, code, "The service is temporarily unavailable (injected fault)").into_response();
-    }
-    next.run(req).await
 }
 
 /// Fallback for unknown routes: 404 ErrorBody.
