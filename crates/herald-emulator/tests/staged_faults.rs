@@ -41,7 +41,11 @@ async fn until(mut cond: impl FnMut() -> bool) -> bool {
 }
 
 /// Sends `text` as the agent on a spawned task (raw reqwest: the caller inspects transport errors).
-fn spawn_send(e: &Emulator2, path: &str, body: Value) -> tokio::task::JoinHandle<(Result<reqwest::Response, reqwest::Error>, Duration)> {
+fn spawn_send(
+    e: &Emulator2,
+    path: &str,
+    body: Value,
+) -> tokio::task::JoinHandle<(Result<reqwest::Response, reqwest::Error>, Duration)> {
     let (http, url, token) = (e.http.clone(), e.url(path), e.token.clone());
     tokio::spawn(async move {
         let t = Instant::now();
@@ -60,7 +64,10 @@ async fn stage(e: &Emulator2, body: Value) -> Value {
 async fn latency_after_stores_first_and_answers_late() {
     let (e, _g, cid, comm) = routed("latency-after").await;
     let f = stage(&e, json!({"kind": "latencyAfter", "ms": 1500, "method": "POST", "path": WM_SEND, "count": 1})).await;
-    assert_eq!((f["kind"].as_str(), f["ms"].as_u64(), f["remaining"].as_u64()), (Some("latencyAfter"), Some(1500), Some(1)));
+    assert_eq!(
+        (f["kind"].as_str(), f["ms"].as_u64(), f["remaining"].as_u64()),
+        (Some("latencyAfter"), Some(1500), Some(1))
+    );
     let path = format!("/api/v2/conversations/messages/{cid}/communications/{comm}/messages");
     let send = spawn_send(&e, &path, json!({"textBody": "stored before the answer"}));
     // The message is stored while the answer is still held back.
@@ -84,10 +91,7 @@ async fn latency_after_stores_first_and_answers_late() {
 #[tokio::test]
 async fn latency_before_holds_the_request_back() {
     let (e, _g, cid, comm) = routed("latency-before").await;
-    e.handle
-        .control()
-        .stage_fault(FaultSpec::latency_before(1500).only("POST", WM_SEND).times(1))
-        .expect("stage");
+    e.handle.control().stage_fault(FaultSpec::latency_before(1500).only("POST", WM_SEND).times(1)).expect("stage");
     let requests = e.handle.control().counters().requests;
     let path = format!("/api/v2/conversations/messages/{cid}/communications/{comm}/messages");
     let send = spawn_send(&e, &path, json!({"textBody": "held back"}));
@@ -123,11 +127,16 @@ async fn drop_after_on_web_chat_sends() {
         "routingTarget": {"targetType": "QUEUE", "targetAddress": "Support"},
         "memberInfo": {"displayName": "Drop Guest"}
     });
-    let r = to_resp(e.http.post(e.url("/api/v2/webchat/guest/conversations")).json(&create).send().await.expect("send")).await;
+    let r =
+        to_resp(e.http.post(e.url("/api/v2/webchat/guest/conversations")).json(&create).send().await.expect("send"))
+            .await;
     assert_eq!(r.status, 200, "{}", r.body);
     let cid = r.body["id"].as_str().expect("id").to_string();
     let mut ws = channel_socket(r.body["eventStreamUri"].as_str().expect("stream")).await;
-    next_matching(&mut ws, |f| f["eventBody"]["member"]["role"] == "AGENT" && f["eventBody"]["member"]["state"] == "CONNECTED").await;
+    next_matching(&mut ws, |f| {
+        f["eventBody"]["member"]["role"] == "AGENT" && f["eventBody"]["member"]["state"] == "CONNECTED"
+    })
+    .await;
     let conv = e.get(&format!("/api/v2/conversations/{cid}")).await.body;
     let comm = conv["participants"]
         .as_array()
@@ -137,7 +146,8 @@ async fn drop_after_on_web_chat_sends() {
         .to_string();
     e.handle.control().inject_drop_after(FaultScope::only("POST", CHAT_SEND), Some(1)).expect("stage");
     let path = format!("/api/v2/conversations/chats/{cid}/communications/{comm}/messages");
-    let (r, _) = spawn_send(&e, &path, json!({"body": "chat stored, answer lost", "bodyType": "standard"})).await.expect("task");
+    let (r, _) =
+        spawn_send(&e, &path, json!({"body": "chat stored, answer lost", "bodyType": "standard"})).await.expect("task");
     assert!(r.is_err(), "the chat send was answered");
     next_matching(&mut ws, |f| f["eventBody"]["body"] == "chat stored, answer lost").await;
     assert_eq!(stored(&e, &cid, "chat stored, answer lost"), 1);

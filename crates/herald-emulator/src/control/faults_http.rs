@@ -101,7 +101,10 @@ impl Staged {
     }
 }
 
-async fn stage(State(s): State<AppState>, body: Result<Json<Staged>, axum::extract::rejection::JsonRejection>) -> Response {
+async fn stage(
+    State(s): State<AppState>,
+    body: Result<Json<Staged>, axum::extract::rejection::JsonRejection>,
+) -> Response {
     let spec = match body {
         Ok(Json(b)) => b.spec(),
         Err(e) => Err(EmulatorError::Invalid(e.body_text())),
