@@ -13,6 +13,12 @@ async fn webmessaging_delayed_answer_is_delivered_once() {
     attacks::delayed_answer(Kind::WebMessaging).await;
 }
 
+/// (a') Connection dropped after the send took effect: one message upstream, delivered with its receipt.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn webmessaging_dropped_answer_is_delivered_once() {
+    attacks::dropped_answer(Kind::WebMessaging).await;
+}
+
 /// (b) SIGKILL between "stored upstream" and "recorded", ten rounds: no duplicate, all delivered.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn webmessaging_sigkill_after_store_sends_nothing_twice() {

@@ -60,19 +60,51 @@ pub async fn delayed_answer(kind: Kind) {
     h.keep_if_asked();
 }
 
+/// (a') The upstream stores the send, then drops the connection without an answer: exactly one message upstream,
+/// and the notification is `delivered` with that message's id as its receipt.
+pub async fn dropped_answer(kind: Kind) {
+    let mut h = Harness::start(kind, Knobs::default()).await;
+    let conv = h.conversation("Drew Dropped").await;
+    let fault = h.control().inject_drop_after(kind.send_scope(), Some(1)).expect("stage drop");
+    let text = "dropped-answer: your refund was approved";
+    let id = h.notify(&conv, text, "dropped-answer-1").await;
+    let view = h.wait_final(&id, WAIT).await;
+    let hits = h.control().staged_fault(fault).map(|f| f.hits).unwrap_or(0);
+    assert_eq!(hits, 1, "{kind:?}: the drop fault affected {hits} sends");
+    let stored: Vec<(String, String)> = h.upstream(&conv).into_iter().filter(|(t, _)| t == text).collect();
+    assert_eq!(
+        stored.len(),
+        1,
+        "{kind:?}: the notification is upstream {} times (status {}, attempts {}); history: {}",
+        stored.len(),
+        view["status"],
+        view["attempts"],
+        view["history"]
+    );
+    assert_eq!(view["status"], "delivered", "{kind:?}: {view:#}");
+    assert_eq!(
+        view["receipt"]["upstream_message_id"].as_str(),
+        Some(stored[0].1.as_str()),
+        "{kind:?}: the receipt does not name the stored message: {view:#}"
+    );
+    h.keep_if_asked();
+}
+
 /// (b) SIGKILL of herald after the upstream stored the send and before herald recorded it, ten rounds: no
-/// duplicate, every notification delivered.
+/// duplicate, every notification delivered. Rounds come in pairs with the same text, so the check after the restart
+/// must tell the pair's first (already attributed) message from its second.
 pub async fn kill_after_store(kind: Kind) {
     let mut h = Harness::start(kind, Knobs::default()).await;
     let conv = h.conversation("Kim Killed").await;
     let mut outcomes = Vec::new();
     for round in 0..10 {
-        let text = format!("kill-after-store round {round}");
+        let text = format!("kill-after-store pair {}", round / 2);
+        let expected = round % 2 + 1;
         // The answer is held back long enough that herald cannot record the delivery before it is killed.
         let fault = h.control().inject_latency_after(kind.send_scope(), 60_000, Some(1)).expect("stage latency");
         let id = h.notify(&conv, &text, &format!("kill-after-store-{round}")).await;
         assert!(
-            h.until(WAIT, |h| h.upstream_count(&conv, &text) >= 1).await,
+            h.until(WAIT, |h| h.upstream_count(&conv, &text) >= expected).await,
             "{kind:?} round {round}: the send never reached the upstream"
         );
         let before = h.view(&id).await;
@@ -81,15 +113,23 @@ pub async fn kill_after_store(kind: Kind) {
         let _ = h.control().remove_fault(fault);
         h.restart().await;
         let view = h.wait_final(&id, WAIT).await;
-        outcomes.push((round, view["status"].as_str().unwrap_or("?").to_string(), h.upstream_count(&conv, &text)));
+        let receipt = view["receipt"]["upstream_message_id"].as_str().unwrap_or("").to_string();
+        let copies = h.upstream_count(&conv, &text);
+        outcomes.push((round, view["status"].as_str().unwrap_or("?").to_string(), copies + 1 - expected, receipt));
     }
-    let duplicated: Vec<_> = outcomes.iter().filter(|(_, _, n)| *n > 1).collect();
-    let undelivered: Vec<_> = outcomes.iter().filter(|(_, s, _)| s != "delivered").collect();
+    let stored: std::collections::HashSet<String> = h.upstream(&conv).into_iter().map(|(_, id)| id).collect();
+    let duplicated: Vec<_> = outcomes.iter().filter(|(_, _, n, _)| *n > 1).collect();
+    let undelivered: Vec<_> = outcomes.iter().filter(|(_, s, _, _)| s != "delivered").collect();
+    let receipts: std::collections::HashSet<&String> = outcomes.iter().map(|(_, _, _, r)| r).collect();
+    let unknown_receipts: Vec<_> = outcomes.iter().filter(|(_, _, _, r)| !stored.contains(r)).collect();
     assert!(
-        duplicated.is_empty() && undelivered.is_empty(),
-        "{kind:?}: {} of 10 rounds upstream more than once, {} not delivered; (round, status, copies): {outcomes:?}",
+        duplicated.is_empty() && undelivered.is_empty() && receipts.len() == 10 && unknown_receipts.is_empty(),
+        "{kind:?}: {} of 10 rounds upstream more than once, {} not delivered, {} distinct receipts, {} receipts of no \
+         stored message; (round, status, copies of this round, receipt): {outcomes:?}",
         duplicated.len(),
-        undelivered.len()
+        undelivered.len(),
+        receipts.len(),
+        unknown_receipts.len()
     );
     h.keep_if_asked();
 }
