@@ -156,19 +156,25 @@ pub async fn kill_loop(kind: Kind) {
     }
     // Kill after every 30 new messages upstream (or 2 s without that much progress), until all are upstream.
     let loop_deadline = Instant::now() + Duration::from_secs(120);
-    let mut kills = 0;
+    // Each kill: the texts upstream just before it, and the time just after it. A notification upstream before a
+    // kill and recorded as delivered after it was caught in the window this attack aims at.
+    let mut kills: Vec<(chrono::DateTime<chrono::Utc>, BTreeMap<String, usize>)> = Vec::new();
     loop {
         let seen = copies(&h, &convs, "loop ").len();
-        if seen >= TOTAL || kills >= 60 || Instant::now() >= loop_deadline {
+        if seen >= TOTAL || kills.len() >= 60 || Instant::now() >= loop_deadline {
             break;
         }
         h.until(Duration::from_secs(2), |h| copies(h, &convs, "loop ").len() >= seen + 30).await;
+        let upstream = copies(&h, &convs, "loop ");
+        h.kill();
+        kills.push((chrono::Utc::now(), upstream));
         h.restart().await;
-        kills += 1;
     }
+    let kills_made = kills.len();
     // Let the last incarnation finish.
     let mut statuses: BTreeMap<String, usize> = BTreeMap::new();
     let mut lost = Vec::new();
+    let mut caught = 0;
     for (c, i, id) in &ids {
         let view = h.wait_final(id, WAIT).await;
         let status = view["status"].as_str().unwrap_or("?").to_string();
@@ -176,6 +182,15 @@ pub async fn kill_loop(kind: Kind) {
             lost.push(format!("c{c} n{i:03}: {status}"));
         }
         *statuses.entry(status).or_default() += 1;
+        let text = format!("loop c{c} n{i:03}");
+        let recorded = view["history"]
+            .as_array()
+            .and_then(|h| h.iter().rev().find(|e| e["status"] == "delivered"))
+            .and_then(|e| e["at"].as_str())
+            .and_then(|at| chrono::DateTime::parse_from_rfc3339(at).ok());
+        if recorded.is_some_and(|r| kills.iter().any(|(at, up)| up.contains_key(&text) && r > *at)) {
+            caught += 1;
+        }
     }
     let counts = copies(&h, &convs, "loop ");
     let missing = ids.iter().filter(|(c, i, _)| !counts.contains_key(&format!("loop c{c} n{i:03}"))).count();
@@ -188,13 +203,18 @@ pub async fn kill_loop(kind: Kind) {
         }
     }
     eprintln!(
-        "{kind:?} kill loop: {kills} kills, statuses {statuses:?}, {} duplicated, {missing} missing",
+        "{kind:?} kill loop: {kills_made} kills, {caught} notifications stored upstream before a kill and recorded \
+         after it, statuses {statuses:?}, {} duplicated, {missing} missing",
         twice.len()
     );
     assert!(
+        kills_made >= 5 && caught > 0,
+        "{kind:?}: the loop made {kills_made} kills and caught {caught} in the window"
+    );
+    assert!(
         lost.is_empty() && missing == 0 && twice.is_empty() && disorder.is_empty(),
-        "{kind:?} after {kills} SIGKILLs over {TOTAL} notifications: statuses {statuses:?}; {} not delivered {:?}; \
-         {missing} never upstream; {} upstream more than once {:?}; order broken: {disorder:?}",
+        "{kind:?} after {kills_made} SIGKILLs ({caught} caught between store and record) over {TOTAL} notifications: \
+         statuses {statuses:?}; {} not delivered {:?}; {missing} never upstream; {} upstream more than once {:?}; order broken: {disorder:?}",
         lost.len(),
         lost.iter().take(10).collect::<Vec<_>>(),
         twice.len(),
