@@ -57,7 +57,6 @@ pub async fn delayed_answer(kind: Kind) {
         Some(stored[0].1.as_str()),
         "{kind:?}: the receipt does not name the stored message: {view:#}"
     );
-    h.keep_if_asked();
 }
 
 /// (a') The upstream stores the send, then drops the connection without an answer: exactly one message upstream,
@@ -87,7 +86,6 @@ pub async fn dropped_answer(kind: Kind) {
         Some(stored[0].1.as_str()),
         "{kind:?}: the receipt does not name the stored message: {view:#}"
     );
-    h.keep_if_asked();
 }
 
 /// (b) SIGKILL of herald after the upstream stored the send and before herald recorded it, ten rounds: no
@@ -131,7 +129,6 @@ pub async fn kill_after_store(kind: Kind) {
         receipts.len(),
         unknown_receipts.len()
     );
-    h.keep_if_asked();
 }
 
 /// (c) SIGKILL and restart herald every ~1–2 s (on upstream progress) while 500 notifications over five
@@ -220,7 +217,6 @@ pub async fn kill_loop(kind: Kind) {
         twice.len(),
         twice.iter().take(10).collect::<Vec<_>>()
     );
-    h.keep_if_asked();
 }
 
 /// (d) A 429 storm (Retry-After 1) on the whole platform API lasting longer than `max_attempts` × (delivery
@@ -273,5 +269,4 @@ pub async fn storm(kind: Kind) {
         failed.len(),
         ids.len()
     );
-    h.keep_if_asked();
 }

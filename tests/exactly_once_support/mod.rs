@@ -83,7 +83,8 @@ pub struct Harness {
     pub base: String,
     /// HTTP client for herald's API.
     pub http: reqwest::Client,
-    dir: tempfile::TempDir,
+    /// Working directory (config, store, one herald log per start); kept at drop when `EXACTLY_ONCE_KEEP` is set.
+    dir: Option<tempfile::TempDir>,
     config: PathBuf,
     child: Option<Child>,
     starts: u32,
@@ -116,7 +117,7 @@ impl Harness {
             emulator,
             base: format!("http://127.0.0.1:{port}"),
             http: reqwest::Client::new(),
-            dir,
+            dir: Some(dir),
             config,
             child: None,
             starts: 0,
@@ -137,7 +138,7 @@ impl Harness {
     /// Spawns `herald serve` and waits until its integration's stream is connected.
     async fn spawn(&mut self) {
         self.starts += 1;
-        let log = std::fs::File::create(self.dir.path().join(format!("herald-{}.log", self.starts))).expect("log file");
+        let log = std::fs::File::create(self.workdir().join(format!("herald-{}.log", self.starts))).expect("log file");
         let child = Command::new(env!("CARGO_BIN_EXE_herald"))
             .args(["serve", "--config"])
             .arg(&self.config)
@@ -170,8 +171,12 @@ impl Harness {
         panic!("herald did not become healthy: {last:#}");
     }
 
+    fn workdir(&self) -> &std::path::Path {
+        self.dir.as_ref().map(|d| d.path()).unwrap_or(std::path::Path::new("."))
+    }
+
     fn log_hint(&self) -> String {
-        format!("{}/herald-{}.log", self.dir.path().display(), self.starts)
+        format!("{}/herald-{}.log", self.workdir().display(), self.starts)
     }
 
     /// SIGKILLs herald (no shutdown path runs).
@@ -329,24 +334,16 @@ impl Harness {
             tokio::time::sleep(POLL).await;
         }
     }
-
-    /// Keeps the working directory (config, store, herald logs) when `EXACTLY_ONCE_KEEP` is set; returns its path.
-    pub fn keep_if_asked(self) -> Option<PathBuf> {
-        let mut me = self;
-        me.kill();
-        if std::env::var_os("EXACTLY_ONCE_KEEP").is_some() {
-            let dir = std::mem::replace(&mut me.dir, tempfile::tempdir().expect("tempdir"));
-            let kept = dir.keep();
-            eprintln!("kept {}", kept.display());
-            return Some(kept);
-        }
-        None
-    }
 }
 
 impl Drop for Harness {
     fn drop(&mut self) {
         self.kill();
+        if let Some(dir) = self.dir.take() {
+            if std::env::var_os("EXACTLY_ONCE_KEEP").is_some() {
+                eprintln!("kept {}", dir.keep().display());
+            }
+        }
     }
 }
 
