@@ -88,6 +88,38 @@ pub async fn dropped_answer(kind: Kind) {
     );
 }
 
+/// (e) The upstream holds the send past herald's delivery deadline and applies it after herald gave up on it (a
+/// request stuck behind a slow gateway): exactly one message upstream. This is the residual window of a check that
+/// runs while the first request is still in flight upstream; the hold is `hold_ms`.
+pub async fn held_send(kind: Kind, hold_ms: u64) {
+    let mut h = Harness::start(kind, Knobs::default()).await;
+    let conv = h.conversation("Hal Held").await;
+    let spec = herald_emulator::faults::FaultSpec {
+        scope: kind.send_scope(),
+        count: Some(1),
+        ..herald_emulator::faults::FaultSpec::held_then_applied(hold_ms)
+    };
+    let fault = h.control().stage_fault(spec).expect("stage hold");
+    let text = "held-send: your appointment is confirmed";
+    let id = h.notify(&conv, text, "held-send-1").await;
+    assert!(
+        h.until(WAIT, |h| h.control().staged_fault(fault).is_some_and(|f| f.hits == 1)).await,
+        "the send never reached the upstream"
+    );
+    let view = h.wait_final(&id, WAIT).await;
+    // The held request lands `hold_ms` after it arrived, whatever herald did meanwhile: wait for it.
+    assert!(h.until(WAIT, |h| h.upstream_count(&conv, text) >= 1).await, "{kind:?}: never upstream: {view:#}");
+    let settle = Instant::now() + Duration::from_millis(hold_ms + 500);
+    h.until(WAIT, |h| h.upstream_count(&conv, text) > 1 || Instant::now() >= settle).await;
+    let copies = h.upstream_count(&conv, text);
+    assert_eq!(
+        copies, 1,
+        "{kind:?}: a send held {hold_ms} ms upstream is there {copies} times (status {}, attempts {}); history: {}",
+        view["status"], view["attempts"], view["history"]
+    );
+    assert_eq!(view["status"], "delivered", "{kind:?}: {view:#}");
+}
+
 /// (b) SIGKILL of herald after the upstream stored the send and before herald recorded it, ten rounds: no
 /// duplicate, every notification delivered. Rounds come in pairs with the same text, so the check after the restart
 /// must tell the pair's first (already attributed) message from its second.

@@ -215,3 +215,30 @@ async fn staged_faults_are_listed_removed_validated_and_cleared() {
     assert_eq!(e.control_call("DELETE", "/faults", None).await.status, 204);
     assert_eq!(e.control_call("GET", "/faults/staged", None).await.body["entities"], json!([]));
 }
+
+#[tokio::test]
+async fn held_request_is_applied_after_the_client_gave_up_only_when_asked() {
+    let (e, _g, cid, comm) = routed("held").await;
+    let path = format!("/api/v2/conversations/messages/{cid}/communications/{comm}/messages");
+    let give_up = |text: &str| {
+        e.http
+            .post(e.url(&path))
+            .bearer_auth(&e.token)
+            .timeout(Duration::from_millis(200))
+            .json(&json!({"textBody": text}))
+            .send()
+    };
+    // Held and applied regardless of the client (a request stuck behind a slow gateway).
+    let held = stage(&e, json!({"kind": "latencyBefore", "ms": 600, "applyWhenAbandoned": true, "method": "POST", "path": WM_SEND, "count": 1})).await;
+    assert_eq!(held["applyWhenAbandoned"], true);
+    assert!(give_up("held, then applied").await.is_err(), "the client should have timed out");
+    assert_eq!(stored(&e, &cid, "held, then applied"), 0, "applied before the delay");
+    assert!(until(|| stored(&e, &cid, "held, then applied") == 1).await, "the abandoned request never took effect");
+    // Plain latency before: the request goes with the client. Proving an absence needs the delay to have passed:
+    // wait (bounded) until well after the moment it would have been applied.
+    e.handle.control().stage_fault(FaultSpec::latency_before(300).only("POST", WM_SEND).times(1)).expect("stage");
+    let t = Instant::now();
+    assert!(give_up("dropped with the client").await.is_err());
+    assert!(until(|| t.elapsed() >= Duration::from_millis(600)).await);
+    assert_eq!(stored(&e, &cid, "dropped with the client"), 0, "a plain delayed request outlived its client");
+}

@@ -61,7 +61,7 @@ async fn fclear(State(s): State<AppState>) -> Response {
     StatusCode::NO_CONTENT.into_response()
 }
 
-/// `{kind, ms?, retryAfter?, status?, method?, path?, count?, durationMs?}` of a staged fault.
+/// `{kind, ms?, applyWhenAbandoned?, retryAfter?, status?, method?, path?, count?, durationMs?}` of a staged fault.
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct Staged {
@@ -73,6 +73,7 @@ struct Staged {
     path: Option<String>,
     count: Option<u32>,
     duration_ms: Option<u64>,
+    apply_when_abandoned: Option<bool>,
 }
 
 impl Staged {
@@ -81,7 +82,10 @@ impl Staged {
             self.ms.ok_or_else(|| EmulatorError::Invalid(format!("kind {kind:?} needs `ms` (milliseconds)")))
         };
         let kind = match self.kind.as_str() {
-            "latencyBefore" => FaultKind::LatencyBefore { ms: need_ms("latencyBefore")? },
+            "latencyBefore" => FaultKind::LatencyBefore {
+                ms: need_ms("latencyBefore")?,
+                apply_when_abandoned: self.apply_when_abandoned.unwrap_or(false),
+            },
             "latencyAfter" => FaultKind::LatencyAfter { ms: need_ms("latencyAfter")? },
             "dropAfter" => FaultKind::DropAfter,
             "tooManyRequests" => FaultKind::TooManyRequests { retry_after: self.retry_after.unwrap_or(1).max(1) },

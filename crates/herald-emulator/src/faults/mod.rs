@@ -33,6 +33,9 @@ pub enum FaultKind {
     LatencyBefore {
         /// The delay.
         ms: u64,
+        /// Whether the request still takes effect after the delay when the client has given up meanwhile (closed
+        /// the connection), like a request stuck behind a slow gateway; otherwise it is dropped with the connection.
+        apply_when_abandoned: bool,
     },
     /// Run the handler (the request takes effect, e.g. the message is stored), then wait `ms` before answering.
     LatencyAfter {
@@ -71,9 +74,14 @@ impl FaultSpec {
         FaultSpec { kind, scope: FaultScope::any(), count: None, duration: None }
     }
 
-    /// Delay before the handler runs.
+    /// Delay before the handler runs (a client that gives up meanwhile takes the request with it).
     pub fn latency_before(ms: u64) -> Self {
-        Self::new(FaultKind::LatencyBefore { ms })
+        Self::new(FaultKind::LatencyBefore { ms, apply_when_abandoned: false })
+    }
+
+    /// Delay before the handler runs; the request takes effect after the delay even if the client gave up.
+    pub fn held_then_applied(ms: u64) -> Self {
+        Self::new(FaultKind::LatencyBefore { ms, apply_when_abandoned: true })
     }
 
     /// Delay the answer after the handler ran (the request took effect).
@@ -192,6 +200,8 @@ pub struct FaultDecision {
     pub error_status: Option<u16>,
     /// Sleep this long first.
     pub latency_ms: Option<u64>,
+    /// Finish the request (delay, handler) even when the client leaves during the delay.
+    pub apply_when_abandoned: bool,
     /// After the handler ran: delay or drop.
     pub after: Option<AfterEffect>,
 }
@@ -312,8 +322,9 @@ impl Faults {
                 continue;
             }
             let used = match rule.spec.kind {
-                FaultKind::LatencyBefore { ms } if d.latency_ms.is_none() => {
+                FaultKind::LatencyBefore { ms, apply_when_abandoned } if d.latency_ms.is_none() => {
                     d.latency_ms = Some(ms);
+                    d.apply_when_abandoned = apply_when_abandoned;
                     true
                 }
                 FaultKind::TooManyRequests { retry_after } if !d.answered() => {

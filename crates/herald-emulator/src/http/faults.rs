@@ -15,15 +15,32 @@ use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 
 use crate::api_error::ApiError;
-use crate::faults::AfterEffect;
+use crate::faults::{AfterEffect, FaultDecision};
 use crate::state::{AppState, Counters};
 
 /// API middleware: applies armed faults (count-based and staged).
 pub async fn apply(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let d = state.faults.decide(req.method().as_str(), req.uri().path());
-    if let Some(ms) = d.latency_ms {
-        tokio::time::sleep(Duration::from_millis(ms)).await;
+    match d.latency_ms {
+        // Held upstream and applied regardless of the client: the rest runs on its own task, which finishes even
+        // when the client closes the connection (and this future is dropped) during the delay.
+        Some(ms) if d.apply_when_abandoned => {
+            let task = tokio::spawn(async move {
+                tokio::time::sleep(Duration::from_millis(ms)).await;
+                after_delay(state, d, req, next).await
+            });
+            task.await.unwrap_or_else(|_| injected_error(500))
+        }
+        Some(ms) => {
+            tokio::time::sleep(Duration::from_millis(ms)).await;
+            after_delay(state, d, req, next).await
+        }
+        None => after_delay(state, d, req, next).await,
     }
+}
+
+/// Everything after the delay: an injected answer, or the handler and its after-effect.
+async fn after_delay(state: AppState, d: FaultDecision, req: Request, next: Next) -> Response {
     if let Some(retry) = d.too_many {
         Counters::bump(&state.counters.too_many_requests);
         return ApiError::too_many_requests(retry).into_response();
