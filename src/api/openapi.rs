@@ -30,7 +30,9 @@ impl Modify for BearerAuth {
     ),
     components(schemas(
         super::notifications::NotificationRequest, super::notifications::NotificationView, super::notifications::Accepted,
-        super::problem::Problem, super::problem::FieldError, super::health::HealthReport, super::events::EventRequest,
+        super::problem::Problem, super::problem::FieldError, super::health::HealthReport, super::health::IntegrationHealth,
+        crate::service::supervisor::TaskReport, crate::service::supervisor::TaskState,
+        super::events::EventRequest, super::events::EventProcessed,
         herald_core::Target, herald_core::Content, herald_core::ClosedPolicy, herald_core::NotificationStatus,
         herald_core::Receipt, herald_core::StatusChange,
     )),
