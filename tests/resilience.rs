@@ -307,7 +307,7 @@ fn config_check_names_bad_service_limits() {
         ("ready_timeout_secs = -1", "service.ready_timeout_secs"),
     ] {
         let text = config_text("http://127.0.0.1:9/hook", ":memory:", "127.0.0.1:0", line, "");
-        let err = config::load(&text, "test", &builtin_registry(), &|_| None).err().expect("refused");
+        let err = config::load(&text, "test", &builtin_registry(), &|_| None).expect_err("refused");
         assert!(err.problems.iter().any(|p| p.to_string().contains(key)), "{line}: {err}");
     }
     let text = config_text(

@@ -89,7 +89,7 @@ mod tests {
         assert_eq!(limit(None).ok(), Some(DEFAULT_LIMIT));
         assert_eq!(limit(Some(MAX_PAGE)).ok(), Some(MAX_PAGE));
         for bad in [0, MAX_PAGE + 1, usize::MAX] {
-            let p = limit(Some(bad)).err().expect("refused");
+            let p = limit(Some(bad)).expect_err("refused");
             assert_eq!(p.status, 400);
             assert_eq!(p.field.as_deref(), Some("limit"));
         }
@@ -102,7 +102,7 @@ mod tests {
         let c = encode_session_cursor(at, "conv|with|bars");
         assert_eq!(decode_session_cursor(&c, "after").ok(), Some((at, "conv|with|bars".to_string())));
         for garbage in ["", "!!!", "bm90LWEtY3Vyc29y"] {
-            let p = decode_session_cursor(garbage, "after").err().expect("refused");
+            let p = decode_session_cursor(garbage, "after").expect_err("refused");
             assert_eq!(p.field.as_deref(), Some("after"));
         }
     }
