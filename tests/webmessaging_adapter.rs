@@ -36,6 +36,11 @@ async fn emulator() -> EmulatorHandle {
 impl Rig {
     /// Builds and starts the adapter against `emulator`; the host's part (events → store) runs in a task.
     async fn start(emulator: EmulatorHandle) -> Rig {
+        Rig::start_with(emulator, Arc::new(MemorySessionStore::new())).await
+    }
+
+    /// Like [`start`](Rig::start), with a store that already holds sessions (a restart).
+    async fn start_with(emulator: EmulatorHandle, sessions: Arc<MemorySessionStore>) -> Rig {
         let settings = format!(
             "base_url = \"{}\"\nclient_id = \"herald-demo\"\nclient_secret = \"herald-demo-secret\"\n\
              deployment_id = \"{DEPLOYMENT}\"\nqueue_ids = [\"{SUPPORT_QUEUE}\"]\nrequests_per_minute = 600000\n\
@@ -52,7 +57,6 @@ impl Rig {
         let adapter = WebMessagingFactory.build(&spec).expect("build");
         assert_eq!(adapter.delivery_guarantee(), DeliveryGuarantee::ExactlyOnce);
         assert!(!adapter.ready().await, "not ready before start");
-        let sessions = Arc::new(MemorySessionStore::new());
         let (sink, mut rx) = EventSink::channel("wm", 4096);
         let store = sessions.clone();
         tokio::spawn(async move {
@@ -204,33 +208,83 @@ async fn confirm_finds_agentless_sends() {
     rig.stop().await;
 }
 
-/// A (re)start with 1,000 open conversations upstream that herald's store does not know: discovery pages
-/// through all of them and the store holds every one before the adapter is ready.
-#[tokio::test]
-async fn a_start_learns_all_of_a_thousand_open_conversations() {
-    let emulator = emulator().await;
+/// Opens `n` guest conversations on the emulator (50 at a time); returns the guests and their conversation ids.
+async fn open_conversations(emulator: &EmulatorHandle, n: usize) -> (Vec<Guest>, Vec<String>) {
     let control = emulator.control();
     let ws = emulator.ws_base_url();
     let mut guests = Vec::new();
-    for chunk in 0..20 {
-        let batch = (0..50).map(|i| {
+    while guests.len() < n {
+        let batch = (0..50.min(n - guests.len())).map(|i| {
             let ws = ws.clone();
             async move {
                 let mut g = Guest::connect(&ws, DEPLOYMENT).await;
                 g.configure(false).await;
-                g.say(&format!("hello from guest {chunk}-{i}")).await;
+                g.say(&format!("hello from guest {i}")).await;
                 g
             }
         });
         guests.extend(futures::future::join_all(batch).await);
     }
-    let mut open: Vec<String> = Vec::new();
-    Rig::until(WAIT * 3, "1,000 conversations in the emulator", || {
-        open = guests.iter().filter_map(|g| control.guest_conversation(&g.token)).collect();
-        let n = open.len();
-        async move { n == 1_000 }
+    let mut ids: Vec<String> = Vec::new();
+    Rig::until(WAIT * 3, "the guests' conversations in the emulator", || {
+        ids = guests.iter().filter_map(|g| control.guest_conversation(&g.token)).collect();
+        let done = ids.len() == n;
+        async move { done }
     })
     .await;
+    (guests, ids)
+}
+
+/// A restart whose store believes 450 conversations open (more than two resync pages) while 400 of them closed
+/// upstream during the downtime: the resync pages through the store with its cursor and every closed one is
+/// known closed, every open one open, before the adapter is ready.
+#[tokio::test]
+async fn a_restart_rereads_every_stored_open_session_page_by_page() {
+    let emulator = emulator().await;
+    let (guests, ids) = open_conversations(&emulator, 450).await;
+    let store = Arc::new(MemorySessionStore::new());
+    let stale = Utc::now() - chrono::Duration::minutes(5);
+    for id in &ids {
+        let mut s = herald_core::Session::new(id.clone(), "wm", herald_core::MediaKind::WebMessaging, stale);
+        s.state = SessionState::Queued;
+        store.upsert(s).await.expect("seed the store");
+    }
+    let control = emulator.control();
+    let (closed, open) = ids.split_at(400);
+    for id in closed {
+        control.disconnect_conversation(id).expect("close upstream");
+    }
+    let rig = Rig::start_with(emulator, store).await;
+    Rig::until(Duration::from_secs(120), "the first discovery pass", || rig.adapter.ready()).await;
+    let sessions = rig.sessions.clone();
+    let want_closed: Vec<String> = closed.to_vec();
+    Rig::until(WAIT, "every session closed upstream to be known closed", || {
+        let sessions = sessions.clone();
+        let want = want_closed.clone();
+        async move {
+            for id in &want {
+                if !sessions.get(id).await.ok().flatten().is_some_and(|s| s.state == SessionState::Closed) {
+                    return false;
+                }
+            }
+            true
+        }
+    })
+    .await;
+    for id in open {
+        let s = rig.sessions.get(id).await.expect("store").expect("known");
+        assert!(s.is_open(), "{s:?}");
+    }
+    drop(guests);
+    rig.stop().await;
+}
+
+/// A (re)start with 1,000 open conversations upstream that herald's store does not know: discovery pages
+/// through all of them and the store holds every one before the adapter is ready.
+#[tokio::test]
+async fn a_start_learns_all_of_a_thousand_open_conversations() {
+    let emulator = emulator().await;
+    let (guests, open) = open_conversations(&emulator, 1_000).await;
 
     let rig = Rig::start(emulator).await;
     Rig::until(Duration::from_secs(120), "the first discovery pass", || rig.adapter.ready()).await;

@@ -294,7 +294,8 @@ async fn hostile_retry_after_values_never_panic() {
     let client = fake.client("cid-hostile");
     client.get_conversation("c-ok").await.expect("token");
     let past = (chrono::Utc::now() - chrono::Duration::hours(1)).to_rfc2822();
-    for (i, value) in ["-1", "NaN", "-inf", "soon", past.as_str()].into_iter().enumerate() {
+    let soon = (chrono::Utc::now() + chrono::Duration::seconds(1)).to_rfc2822();
+    for (i, value) in ["-1", "NaN", "-inf", "soon", past.as_str(), soon.as_str()].into_iter().enumerate() {
         let id = format!("ra-short-{i}");
         fake.state.retry_after_script.lock().insert(id.clone(), value.to_string());
         let start = Instant::now();
