@@ -177,6 +177,11 @@ async fn confirm_returns_every_same_text_message_in_order() {
     let never = delivery(target.clone(), DeliveryMode::Normal, "A text never sent.", Some(before));
     assert_eq!(rig.adapter.confirm_delivery(&never).await.expect("check"), Vec::new());
 
+    // A conversation Genesys does not know holds no message of the attempt.
+    let unknown = Target::Conversation { id: "00000000-0000-4000-8000-00000000dead".into() };
+    let nowhere = delivery(unknown, DeliveryMode::Normal, text, Some(before));
+    assert_eq!(rig.adapter.confirm_delivery(&nowhere).await.expect("check"), Vec::new());
+
     // Messages older than the attempt (minus the clock-skew allowance) are not candidates.
     let later = delivery(target, DeliveryMode::Normal, text, Some(Utc::now() + chrono::Duration::seconds(60)));
     assert_eq!(rig.adapter.confirm_delivery(&later).await.expect("check"), Vec::new());

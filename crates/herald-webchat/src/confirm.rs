@@ -44,7 +44,12 @@ pub(crate) async fn confirm(inner: &Inner, delivery: &Delivery) -> Result<Vec<Re
         return Ok(Vec::new());
     };
     let since = since - CLOCK_SKEW;
-    let session = resolve(inner, &delivery.notification.target).await?;
+    let session = match resolve(inner, &delivery.notification.target).await {
+        Ok(s) => s,
+        // A chat neither herald nor Genesys knows holds no message of the attempt.
+        Err(ChannelError::NotFound { .. }) => return Ok(Vec::new()),
+        Err(e) => return Err(e),
+    };
     let text = render(inner, &delivery.notification.content, &session).await?;
     let customer_comms: HashSet<&str> = session
         .participants

@@ -45,9 +45,11 @@ pub(crate) async fn confirm(inner: &Inner, delivery: &Delivery) -> Result<Vec<Re
     };
     let since = since - CLOCK_SKEW;
     let target = &delivery.notification.target;
+    // A target neither herald nor Genesys knows was never sent to by an agent-side attempt (it needs the
+    // conversation); an agentless one is still looked for through the customer's conversations below.
     let resolved = match resolve::resolve(inner, target).await {
         Ok(s) => Some(s),
-        Err(ChannelError::NotFound { .. }) if delivery.mode == DeliveryMode::Agentless => None,
+        Err(ChannelError::NotFound { .. }) => None,
         Err(e) => return Err(e),
     };
     let mut candidates: Vec<Session> = resolved.iter().cloned().collect();
