@@ -157,6 +157,7 @@ impl MessagingChannel for WebChatAdapter {
             health.status = HealthStatus::Unhealthy;
             health.checks.insert("topics".into(), format!("rejected: {}", h.rejected_topics.join("; ")));
         }
+        health.checks.insert("discovery".into(), inner.channel.discovery_summary());
         let last = inner.last_error.lock().clone().map(|e| format!("; last error: {e}")).unwrap_or_default();
         health.checks.insert(
             "deliveries".into(),

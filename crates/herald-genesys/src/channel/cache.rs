@@ -149,6 +149,11 @@ impl SessionCache {
         inner.entries.keys().cloned().collect()
     }
 
+    /// The most sessions kept.
+    pub fn capacity(&self) -> usize {
+        self.capacity
+    }
+
     /// How many sessions are cached (expired ones included until the next write prunes them).
     pub fn len(&self) -> usize {
         self.inner.lock().entries.len()

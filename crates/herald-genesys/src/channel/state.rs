@@ -133,6 +133,16 @@ impl ChannelState {
         self.runtime.get().is_some() && self.discovered.load(Ordering::Acquire)
     }
 
+    /// One line for health: whether the first discovery pass is done, and the cache's size against its bound.
+    pub fn discovery_summary(&self) -> String {
+        format!(
+            "{}; {} sessions cached (at most {})",
+            if self.ready() { "first pass done, ready" } else { "first pass pending" },
+            self.cache.len(),
+            self.cache.capacity()
+        )
+    }
+
     /// Records that a discovery pass has finished (see [`ready`](Self::ready)).
     pub fn mark_discovered(&self) {
         if !self.discovered.swap(true, Ordering::AcqRel) {
