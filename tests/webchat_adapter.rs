@@ -227,7 +227,7 @@ async fn webchat_adapter_start_learns_all_of_a_thousand_open_chats() {
     }
     let ids: Vec<String> = guests.iter().map(|g| g.conversation_id().to_string()).collect();
     let rig = Rig::start_on(emulator, guest_opts).await;
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(300);
     while !(rig.adapter.ready().await && rig.sessions.len().await.expect("store") >= 1_000) {
         assert!(tokio::time::Instant::now() < deadline, "store knows {:?} chats", rig.sessions.len().await);
         tokio::time::sleep(Duration::from_millis(20)).await;

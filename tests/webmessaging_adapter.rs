@@ -260,7 +260,7 @@ async fn a_restart_rereads_every_stored_open_session_page_by_page() {
         control.disconnect_conversation(id).expect("close upstream");
     }
     let rig = Rig::start_with(emulator, store).await;
-    Rig::until(Duration::from_secs(120), "the first discovery pass", || rig.adapter.ready()).await;
+    Rig::until(Duration::from_secs(300), "the first discovery pass", || rig.adapter.ready()).await;
     let sessions = rig.sessions.clone();
     let want_closed: Vec<String> = closed.to_vec();
     Rig::until(WAIT, "every session closed upstream to be known closed", || {
@@ -292,7 +292,7 @@ async fn a_start_learns_all_of_a_thousand_open_conversations() {
     let (guests, open) = open_conversations(&emulator, 1_000).await;
 
     let rig = Rig::start(emulator).await;
-    Rig::until(Duration::from_secs(120), "the first discovery pass", || rig.adapter.ready()).await;
+    Rig::until(Duration::from_secs(300), "the first discovery pass", || rig.adapter.ready()).await;
     let sessions = rig.sessions.clone();
     Rig::until(WAIT, "the host to store every discovered session", || {
         let sessions = sessions.clone();
