@@ -6,12 +6,14 @@
 //! own CPU cost stays small next to the service's). Every 202 means the notification was fsync'd. The load generator runs
 //! in the same process and on the same two cores, so the figures are a floor for a dedicated machine.
 
+mod backlog;
 mod ingest;
 mod intake;
 pub mod load_client;
 
 use clap::Subcommand;
 
+pub use backlog::{run_backlog, BacklogArgs, BacklogReport};
 pub use ingest::{run_ingest, IngestArgs, IngestReport};
 pub use intake::{run_intake, IntakeArgs, IntakeReport};
 
@@ -22,6 +24,8 @@ pub enum BenchCommand {
     Intake(IntakeArgs),
     /// Event ingest: notification frames parsed, mapped to sessions and applied to the durable store, per second.
     Ingest(IngestArgs),
+    /// Restart on a large backlog: time to first delivery, memory (RSS) and drain rate of `herald serve`.
+    Backlog(BacklogArgs),
 }
 
 /// Run a benchmark and print its report.
@@ -29,6 +33,11 @@ pub async fn run(command: BenchCommand) -> anyhow::Result<std::process::ExitCode
     match command {
         BenchCommand::Intake(args) => {
             let report = run_intake(&args).await?;
+            println!("{}", report.markdown(&args));
+            Ok(std::process::ExitCode::SUCCESS)
+        }
+        BenchCommand::Backlog(args) => {
+            let report = run_backlog(&args).await?;
             println!("{}", report.markdown(&args));
             Ok(std::process::ExitCode::SUCCESS)
         }

@@ -182,11 +182,14 @@ impl Dispatcher {
             let now = Utc::now();
             match decision {
                 Decision::Retry { retry_after, counts } => {
-                    let exponent = if counts {
-                        attempts
-                    } else {
-                        rate_limits = rate_limits.saturating_add(1);
-                        rate_limits
+                    // A rate limit with `Retry-After` waits just that (plus jitter); without one it backs off.
+                    let exponent = match (counts, retry_after) {
+                        (true, _) => attempts,
+                        (false, Some(_)) => 1,
+                        (false, None) => {
+                            rate_limits = rate_limits.saturating_add(1);
+                            rate_limits
+                        }
                     };
                     let wait = self.retry_delay(exponent, retry_after);
                     let mut t = Transition::to(
