@@ -29,15 +29,29 @@ struct Rig {
     guest_opts: GuestOptions,
 }
 
+/// The seeded emulator with a request limit high enough for 1,000 chats, and guest options for its chat
+/// deployment.
+async fn emulator() -> (EmulatorHandle, GuestOptions) {
+    herald::tls::install_crypto_provider();
+    let mut cfg = EmulatorConfig::default_org();
+    cfg.limits.requests_per_minute = 1_000_000;
+    let org = cfg.org.id.clone();
+    let deployment = cfg.chat_deployments.first().map(|d| d.id.clone()).expect("chat deployment");
+    let emulator = Emulator::start(cfg, "127.0.0.1:0".parse().expect("addr")).await.expect("emulator");
+    let guest_opts = GuestOptions::new(emulator.base_url(), org, deployment, "Support", "Gus Guest");
+    (emulator, guest_opts)
+}
+
 impl Rig {
     async fn start() -> Rig {
-        herald::tls::install_crypto_provider();
-        let cfg = EmulatorConfig::default_org();
-        let org = cfg.org.id.clone();
-        let deployment = cfg.chat_deployments.first().map(|d| d.id.clone()).expect("chat deployment");
-        let emulator = Emulator::start(cfg, "127.0.0.1:0".parse().expect("addr")).await.expect("emulator");
+        let (emulator, guest_opts) = emulator().await;
+        Rig::start_on(emulator, guest_opts).await
+    }
+
+    /// Builds and starts the adapter against `emulator` and waits for its stream.
+    async fn start_on(emulator: EmulatorHandle, guest_opts: GuestOptions) -> Rig {
         let settings = format!(
-            "base_url = \"{}\"\nclient_id = \"herald-demo\"\nclient_secret = \"herald-demo-secret\"\nqueue_ids = [\"{SUPPORT_QUEUE}\"]\n[stream]\nreconnect_base_ms = 50\nreconnect_max_secs = 1",
+            "base_url = \"{}\"\nclient_id = \"herald-demo\"\nclient_secret = \"herald-demo-secret\"\nqueue_ids = [\"{SUPPORT_QUEUE}\"]\nrequests_per_minute = 600000\nburst = 1000\n[stream]\nreconnect_base_ms = 50\nreconnect_max_secs = 1",
             emulator.base_url()
         );
         let spec = IntegrationSpec {
@@ -48,8 +62,10 @@ impl Rig {
             path: "integration[0]".into(),
         };
         let adapter = WebChatFactory.build(&spec).expect("build");
+        assert_eq!(adapter.delivery_guarantee(), herald_core::DeliveryGuarantee::ExactlyOnce);
+        assert!(!adapter.ready().await, "not ready before start");
         let sessions = Arc::new(MemorySessionStore::new());
-        let (sink, mut rx) = EventSink::channel("wc", 1024);
+        let (sink, mut rx) = EventSink::channel("wc", 4096);
         let (tx, events) = mpsc::unbounded_channel();
         let store = sessions.clone();
         // The host's part: apply session events to the store, then hand them to the test.
@@ -66,7 +82,6 @@ impl Rig {
         let shutdown = tokio_util::sync::CancellationToken::new();
         let ctx = ChannelContext { events: sink, sessions: sessions.clone(), shutdown: shutdown.clone() };
         adapter.start(ctx).await.expect("start");
-        let guest_opts = GuestOptions::new(emulator.base_url(), org, deployment, "Support", "Gus Guest");
         let mut rig = Rig { emulator, adapter, sessions, events, shutdown, guest_opts };
         rig.wait_stream().await;
         rig
@@ -183,12 +198,45 @@ async fn webchat_adapter_confirms_interrupted_sends() {
     let target = Target::Conversation { id: conv.clone() };
     let before = Utc::now();
     let sent = rig.adapter.deliver(&delivery(target.clone(), "Your order shipped.", None)).await.expect("sent");
+    let twice = rig.adapter.deliver(&delivery(target.clone(), "Your order shipped.", None)).await.expect("sent");
+    assert_ne!(sent.upstream_message_id, twice.upstream_message_id);
 
+    // Both same-text messages are candidates, oldest first, each naming its message and chat.
     let again = delivery(target.clone(), "Your order shipped.", Some(before));
-    let confirmed = rig.adapter.confirm_delivery(&again).await.expect("check").into_iter().next().expect("found");
-    assert_eq!(confirmed.upstream_message_id, sent.upstream_message_id);
+    let found = rig.adapter.confirm_delivery(&again).await.expect("check");
+    let ids: Vec<_> = found.iter().map(|r| r.upstream_message_id.clone()).collect();
+    assert_eq!(ids, vec![sent.upstream_message_id.clone(), twice.upstream_message_id.clone()], "{found:?}");
+    assert!(found.iter().all(|r| r.conversation_id.as_deref() == Some(conv.as_str())), "{found:?}");
 
     let never = delivery(target, "A text never sent.", Some(before));
     assert_eq!(rig.adapter.confirm_delivery(&never).await.expect("check"), Vec::new());
+    rig.stop().await;
+}
+
+/// A (re)start with 1,000 open chats upstream that herald's store does not know: discovery pages through the
+/// queue's open chats in analytics and the store holds every one once the adapter is ready.
+#[tokio::test]
+async fn webchat_adapter_start_learns_all_of_a_thousand_open_chats() {
+    let (emulator, guest_opts) = emulator().await;
+    let mut guests = Vec::new();
+    for _ in 0..20 {
+        let batch = (0..50).map(|_| ChatGuest::join(&guest_opts));
+        for g in futures::future::join_all(batch).await {
+            guests.push(g.expect("join"));
+        }
+    }
+    let ids: Vec<String> = guests.iter().map(|g| g.conversation_id().to_string()).collect();
+    let rig = Rig::start_on(emulator, guest_opts).await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(300);
+    while !(rig.adapter.ready().await && rig.sessions.len().await.expect("store") >= 1_000) {
+        assert!(tokio::time::Instant::now() < deadline, "store knows {:?} chats", rig.sessions.len().await);
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(rig.sessions.len().await.expect("store"), 1_000);
+    for id in &ids {
+        let s = rig.sessions.get(id).await.expect("store").unwrap_or_else(|| panic!("{id} unknown to herald"));
+        assert!(s.is_open(), "{s:?}");
+    }
+    drop(guests);
     rig.stop().await;
 }

@@ -122,3 +122,37 @@ async fn rate_limits_server_errors_and_bad_credentials_end_clearly() {
     assert!(why.contains("unauthorized"), "{why}");
     env.stop().await;
 }
+
+/// A send answered 500 may have been applied upstream: herald does not post it again blindly. The attempt's
+/// outcome is unknown, the dispatcher asks the adapter, which finds nothing (the emulator's injected 500 applies
+/// nothing), and only then is it sent again: the guest sees it exactly once.
+#[tokio::test]
+async fn a_500_on_the_send_is_checked_before_it_is_sent_again() {
+    let env = Env::start(Options::default()).await;
+    let (mut guest, conv) = env.connected_guest().await;
+    let first = env
+        .notify(json!({"integration": "wm", "target": {"type": "conversation", "id": conv}, "text": "warm-up"}))
+        .await;
+    assert_eq!(env.wait_status(&first, &["delivered", "failed"]).await["status"], "delivered");
+    guest.wait_outbound("warm-up").await;
+
+    // The session and its agent communication are known: the next API request is the send.
+    env.control().inject_errors(1, 500);
+    let text = "Sent once despite a 500.";
+    let id =
+        env.notify(json!({"integration": "wm", "target": {"type": "conversation", "id": conv}, "text": text})).await;
+    let view = env.wait_status(&id, &["delivered", "failed"]).await;
+    assert_eq!(view["status"], "delivered", "{view:#}");
+    let reasons: Vec<String> = view["history"]
+        .as_array()
+        .map(|h| h.iter().filter_map(|e| e["reason"].as_str().map(str::to_string)).collect())
+        .unwrap_or_default();
+    assert!(
+        reasons.iter().any(|r| r.contains("outcome unknown") && r.contains("500")),
+        "the 500 was an unknown outcome, checked before another send: {reasons:#?}"
+    );
+    guest.wait_outbound(text).await;
+    let copies = env.control().transcript(&conv).expect("transcript").into_iter().filter(|l| l.text == text).count();
+    assert_eq!(copies, 1, "exactly one copy upstream");
+    env.stop().await;
+}

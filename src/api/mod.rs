@@ -9,23 +9,29 @@ pub mod body;
 mod doctor;
 mod events;
 mod health;
+mod limits;
 mod notifications;
 mod openapi;
+mod paging;
 pub mod problem;
 mod sessions;
 
 use std::sync::Arc;
 
+use axum::http::StatusCode;
 use axum::middleware;
 use axum::routing::{get, post};
 use axum::Router;
-use herald_core::{Event, Outbox, SessionStore};
+use herald_core::{Outbox, SessionStore};
 use metrics_exporter_prometheus::PrometheusHandle;
 use tower_http::trace::TraceLayer;
 
 use crate::config::Secret;
 use crate::dispatcher::{Channels, Dispatcher};
-pub use events::EventRequest;
+use crate::rules::RuleEngine;
+use crate::service::supervisor::Supervisor;
+pub use events::{EventProcessed, EventRequest};
+pub use limits::Limits;
 pub use notifications::{Accepted, NotificationRequest, NotificationView};
 pub use openapi::ApiDoc;
 
@@ -40,8 +46,10 @@ pub struct AppState {
     pub dispatcher: Dispatcher,
     /// The integrations.
     pub routes: Arc<Channels>,
-    /// Where posted events go.
-    pub events: tokio::sync::mpsc::Sender<Event>,
+    /// The rules: `POST /v1/events` evaluates them before it answers.
+    pub rules: RuleEngine,
+    /// The background tasks (their health is part of `/healthz`).
+    pub supervisor: Supervisor,
     /// Largest accepted body.
     pub max_body_bytes: usize,
     /// Prometheus renderer.
@@ -50,7 +58,12 @@ pub struct AppState {
 
 /// The API router. `extra` holds adapter routes (Teams bot endpoint, webhooks), mounted at the root without API-key
 /// auth (they authenticate their callers themselves).
-pub fn router(state: AppState, api_keys: Vec<Secret>, extra: Vec<Router>) -> Router {
+///
+/// Every route but `/healthz` is bounded by `limits`: at most `max_concurrent` requests at once (more are shed with
+/// 503 and `Retry-After`) and `request_timeout` each (then 503 and `Retry-After`). `/healthz` stays outside both so
+/// the service can be probed under a flood. Unknown paths answer 404 and known paths with another method 405, both
+/// as problem documents.
+pub fn router(state: AppState, api_keys: Vec<Secret>, extra: Vec<Router>, limits: Limits) -> Router {
     let keys = auth::ApiKeys(Arc::new(api_keys));
     let protected = Router::new()
         .route("/v1/notifications", post(notifications::create).get(notifications::list))
@@ -62,16 +75,27 @@ pub fn router(state: AppState, api_keys: Vec<Secret>, extra: Vec<Router>) -> Rou
         .route("/v1/openapi.json", get(openapi::openapi_json))
         .route("/metrics", get(health::metrics))
         .route_layer(middleware::from_fn_with_state(keys, auth::require_api_key));
-    let mut app = Router::new().route("/healthz", get(health::healthz)).merge(protected).with_state(state);
+    let mut bounded = protected.with_state(state.clone());
     for r in extra {
-        app = app.merge(r);
+        bounded = bounded.merge(r);
     }
-    app.fallback(|| async {
-        problem::Problem::new(
-            axum::http::StatusCode::NOT_FOUND,
-            "no-route",
-            "no such endpoint; see GET /v1/openapi.json",
-        )
-    })
-    .layer(TraceLayer::new_for_http())
+    let bounded = limits.apply(bounded.method_not_allowed_fallback(method_not_allowed).fallback(not_found));
+    Router::new()
+        .route("/healthz", get(health::healthz))
+        .method_not_allowed_fallback(method_not_allowed)
+        .with_state(state)
+        .merge(bounded)
+        .layer(TraceLayer::new_for_http())
+}
+
+async fn not_found() -> problem::Problem {
+    problem::Problem::new(StatusCode::NOT_FOUND, "no-route", "no such endpoint; see GET /v1/openapi.json")
+}
+
+async fn method_not_allowed() -> problem::Problem {
+    problem::Problem::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method-not-allowed",
+        "this endpoint does not accept that method; see GET /v1/openapi.json",
+    )
 }

@@ -252,13 +252,20 @@ pub struct ListQuery {
     pub status: Option<String>,
     /// Only this integration.
     pub integration: Option<String>,
-    /// At most this many (default 100).
+    /// At most this many: 1 to 1000 (default 100).
     pub limit: Option<usize>,
+    /// The next page: only notifications older than this cursor (the `X-Next-Cursor` of a previous answer).
+    pub before_seq: Option<u64>,
 }
 
-/// Recent notifications, newest first.
+/// Recent notifications, newest first, a page at a time.
 #[utoipa::path(get, path = "/v1/notifications", params(ListQuery),
-    responses((status = 200, body = [NotificationView]), (status = 400, body = Problem)), security(("api_key" = [])))]
+    responses((status = 200, body = [NotificationView], description = "newest first; when the page is full, \
+        `X-Next-Cursor` (and `Link: <…>; rel=\"next\"`) give the `before_seq` of the next page",
+        headers(("X-Next-Cursor" = String, description = "the `before_seq` of the next page, when there may be one"),
+                ("Link" = String, description = "`<next page URL>; rel=\"next\"`, when there may be one"))),
+        (status = 400, body = Problem, description = "a bad parameter, named in `field` (e.g. `limit` outside 1..=1000)")),
+    security(("api_key" = [])))]
 pub async fn list(State(state): State<AppState>, RawQuery(raw): RawQuery) -> Response {
     let q: ListQuery = match query(raw.as_deref()) {
         Ok(q) => q,
@@ -269,14 +276,17 @@ pub async fn list(State(state): State<AppState>, RawQuery(raw): RawQuery) -> Res
         Some(Ok(s)) => Some(s),
         Some(Err(e)) => return Problem::field(StatusCode::BAD_REQUEST, "status", e).into_response(),
     };
-    let filter = OutboxFilter {
-        status,
-        integration: q.integration,
-        before_seq: None,
-        limit: q.limit.unwrap_or(100).min(10_000),
+    let limit = match super::paging::limit(q.limit) {
+        Ok(l) => l,
+        Err(p) => return p.into_response(),
     };
+    let filter = OutboxFilter { status, integration: q.integration, before_seq: q.before_seq, limit };
     match state.outbox.list(&filter).await {
-        Ok(records) => Json(records.into_iter().map(NotificationView::from).collect::<Vec<_>>()).into_response(),
+        Ok(records) => {
+            let next = (records.len() >= limit).then(|| records.iter().map(|r| r.seq).min()).flatten();
+            let views = records.into_iter().map(NotificationView::from).collect::<Vec<_>>();
+            super::paging::page(views, "/v1/notifications", raw.as_deref(), "before_seq", next.map(|s| s.to_string()))
+        }
         Err(e) => Problem::store(&e).into_response(),
     }
 }

@@ -20,7 +20,12 @@ impl Modify for BearerAuth {
 /// The API description.
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "herald", description = "Bridge service for Genesys Cloud integrations: durable notifications into web messaging, web chat and Teams."),
+    info(title = "herald", description = "Bridge service for Genesys Cloud integrations: durable notifications into web messaging, web chat and Teams.\n\n\
+Every endpoint but `/healthz` may answer `503` with `Retry-After` and a problem document: `overloaded` (more than \
+`[service] max_concurrent_requests` requests in progress; shed at once) or `request-timeout` (slower than \
+`request_timeout_secs`; what the request made durable stands, repeat it with the same `Idempotency-Key`). A known path \
+with another method answers `405`, an unknown path `404`, both as problem documents. Listings answer at most `limit` \
+items (1 to 1000) and give the next page's cursor in `X-Next-Cursor` and `Link: <…>; rel=\"next\"`."),
     paths(
         super::notifications::create, super::notifications::get, super::notifications::list,
         super::sessions::list, super::sessions::get,
@@ -30,7 +35,9 @@ impl Modify for BearerAuth {
     ),
     components(schemas(
         super::notifications::NotificationRequest, super::notifications::NotificationView, super::notifications::Accepted,
-        super::problem::Problem, super::problem::FieldError, super::health::HealthReport, super::events::EventRequest,
+        super::problem::Problem, super::problem::FieldError, super::health::HealthReport, super::health::IntegrationHealth,
+        crate::service::supervisor::TaskReport, crate::service::supervisor::TaskState,
+        super::events::EventRequest, super::events::EventProcessed,
         herald_core::Target, herald_core::Content, herald_core::ClosedPolicy, herald_core::NotificationStatus,
         herald_core::Receipt, herald_core::StatusChange,
     )),

@@ -9,6 +9,7 @@ use herald_core::{SessionQuery, SessionState};
 use serde::Deserialize;
 
 use super::body::query;
+use super::paging;
 use super::problem::Problem;
 use super::AppState;
 
@@ -26,13 +27,20 @@ pub struct SessionsQuery {
     pub integration: Option<String>,
     /// Only this state: `queued`, `connected` or `closed`.
     pub state: Option<String>,
-    /// At most this many (default 100).
+    /// At most this many: 1 to 1000 (default 100).
     pub limit: Option<usize>,
+    /// The next page: the cursor a previous answer gave in `X-Next-Cursor` (opaque).
+    pub after: Option<String>,
 }
 
-/// Sessions matching the query, most recent activity first.
+/// Sessions matching the query, most recent activity first, a page at a time.
 #[utoipa::path(get, path = "/v1/sessions", params(SessionsQuery),
-    responses((status = 200, description = "sessions, most recent first"), (status = 400, body = Problem)), security(("api_key" = [])))]
+    responses((status = 200, description = "sessions, most recent first; when the page is full, `X-Next-Cursor` (and \
+        `Link: <…>; rel=\"next\"`) give the `after` of the next page",
+        headers(("X-Next-Cursor" = String, description = "the `after` cursor of the next page, when there may be one"),
+                ("Link" = String, description = "`<next page URL>; rel=\"next\"`, when there may be one"))),
+        (status = 400, body = Problem, description = "a bad parameter, named in `field` (e.g. `limit` outside 1..=1000)")),
+    security(("api_key" = [])))]
 pub async fn list(State(state): State<AppState>, RawQuery(raw): RawQuery) -> Response {
     let q: SessionsQuery = match query(raw.as_deref()) {
         Ok(q) => q,
@@ -52,17 +60,30 @@ pub async fn list(State(state): State<AppState>, RawQuery(raw): RawQuery) -> Res
             .into_response()
         }
     };
+    let limit = match paging::limit(q.limit) {
+        Ok(l) => l,
+        Err(p) => return p.into_response(),
+    };
+    let after = match q.after.as_deref().map(|c| paging::decode_session_cursor(c, "after")).transpose() {
+        Ok(a) => a,
+        Err(p) => return p.into_response(),
+    };
     let sq = SessionQuery {
         integration: q.integration,
         customer: q.customer,
         agent: q.agent,
         since: q.since,
         state: session_state,
-        after: None,
-        limit: q.limit.unwrap_or(100).min(10_000),
+        after,
+        limit,
     };
     match state.sessions.query(&sq).await {
-        Ok(sessions) => Json(sessions).into_response(),
+        Ok(sessions) => {
+            let next = (sessions.len() >= limit)
+                .then(|| sessions.last().map(|s| paging::encode_session_cursor(s.updated_at, &s.conversation_id)))
+                .flatten();
+            paging::page(sessions, "/v1/sessions", raw.as_deref(), "after", next)
+        }
         Err(e) => Problem::store(&e).into_response(),
     }
 }

@@ -3,6 +3,7 @@
 //! Every table denies unknown keys so a typo is an error with its key path, never a silently ignored setting.
 
 use std::net::SocketAddr;
+use std::num::{NonZeroU64, NonZeroUsize};
 use std::path::PathBuf;
 
 use herald_core::ClosedPolicy;
@@ -44,8 +45,17 @@ pub struct ServiceConfig {
     pub api_keys: Vec<Secret>,
     /// Largest accepted request body, in bytes.
     pub max_body_bytes: usize,
-    /// How long a graceful shutdown waits for in-flight deliveries, in seconds.
+    /// How long a graceful shutdown waits, in seconds: in-flight requests, then queued events, then in-flight
+    /// deliveries share this budget; whatever is still running after it is dropped (and stays pending on disk).
     pub shutdown_grace_secs: u64,
+    /// Longest an API request may take before it is answered 503 with `Retry-After`, in seconds (at least 1).
+    pub request_timeout_secs: NonZeroU64,
+    /// API requests served at once; beyond it a request is shed at once with 503 and `Retry-After` (at least 1).
+    /// `/healthz` is not counted, so the service can still be probed under a flood.
+    pub max_concurrent_requests: NonZeroUsize,
+    /// At start, how long to wait for every integration to be ready before unfinished notifications are resumed,
+    /// in seconds. Integrations still not ready are logged; their records wait in the outbox, they are not re-sent.
+    pub ready_timeout_secs: u64,
 }
 
 impl Default for ServiceConfig {
@@ -55,6 +65,9 @@ impl Default for ServiceConfig {
             api_keys: Vec::new(),
             max_body_bytes: 64 * 1024,
             shutdown_grace_secs: 20,
+            request_timeout_secs: NonZeroU64::MIN.saturating_add(29),
+            max_concurrent_requests: NonZeroUsize::MIN.saturating_add(1023),
+            ready_timeout_secs: 30,
         }
     }
 }

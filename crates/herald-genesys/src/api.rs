@@ -131,7 +131,8 @@ impl GenesysClient {
     ) -> Result<Response<UserPresence>, ChannelError> {
         let path = format!("/api/v2/users/{}/presences/purecloud", seg(user_id));
         let body = UserPresence::set_definition(definition_id);
-        let ctx = ErrorContext::entity("user", user_id).default_field("presenceDefinition.id");
+        // Setting a presence to a given value is idempotent: repeating it after a timeout is harmless.
+        let ctx = ErrorContext::entity("user", user_id).default_field("presenceDefinition.id").retry_safe();
         self.request_with(Method::PATCH, &path, Some(&body), &ctx).await
     }
 
@@ -173,7 +174,8 @@ impl GenesysClient {
         &self,
         query: &ConversationQuery,
     ) -> Result<Response<ConversationQueryResponse>, ChannelError> {
-        let ctx = ErrorContext::default().default_field("interval");
+        // A query changes nothing: safe to repeat after any failure.
+        let ctx = ErrorContext::default().default_field("interval").retry_safe();
         self.post("/api/v2/analytics/conversations/details/query", query, &ctx).await
     }
 
@@ -200,7 +202,8 @@ impl GenesysClient {
         let path = format!("/api/v2/notifications/channels/{}/subscriptions", seg(channel_id));
         let body: Vec<ChannelTopic> = topics.iter().map(ChannelTopic::topic).collect();
         let method = if replace { Method::PUT } else { Method::POST };
-        let ctx = ErrorContext::entity("notification channel", channel_id).default_field("[].id");
+        // Adding topics that are already subscribed changes nothing: safe to repeat.
+        let ctx = ErrorContext::entity("notification channel", channel_id).default_field("[].id").retry_safe();
         self.request_with(method, &path, Some(&body), &ctx).await
     }
 

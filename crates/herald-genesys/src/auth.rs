@@ -85,6 +85,21 @@ pub fn refresh_margin(lifetime: Duration) -> Duration {
     tenth.max(Duration::from_secs(60)).min(lifetime / 2)
 }
 
+/// The longest token lifetime herald believes (Genesys allows at most 172800 s; a larger `expires_in` is clamped
+/// so a hostile or broken login host cannot make a token live forever).
+pub const MAX_TOKEN_LIFETIME: Duration = Duration::from_secs(172_800);
+
+/// The lifetime of a token from its `expires_in` (3600 s when absent, at least 1 s, at most
+/// [`MAX_TOKEN_LIFETIME`]).
+pub fn token_lifetime(expires_in: Option<u64>) -> Duration {
+    Duration::from_secs(expires_in.unwrap_or(3600).max(1)).min(MAX_TOKEN_LIFETIME)
+}
+
+/// `now + wait` on tokio's clock, saturating instead of panicking.
+fn later(now: Instant, wait: Duration) -> Instant {
+    Instant::from_std(herald_core::retry::instant_after(now.into_std(), wait))
+}
+
 impl TokenCache {
     /// A cache for `client_id` against `login_base` (e.g. `https://login.mypurecloud.ie`).
     pub fn new(http: reqwest::Client, login_base: &str, client_id: &str, client_secret: Secret) -> Arc<Self> {
@@ -182,13 +197,14 @@ impl TokenCache {
                 reason: format!("the login host {} sent a token response herald cannot read: {e}", self.login_base),
                 correlation_id: corr.clone(),
             })?;
-            let lifetime = Duration::from_secs(tr.expires_in.unwrap_or(3600).max(1));
+            let lifetime = token_lifetime(tr.expires_in);
             let now = Instant::now();
             tracing::debug!(client_id = %self.client_id, lifetime_secs = lifetime.as_secs(), "obtained access token");
+            let expires_at = later(now, lifetime);
             return Ok(AccessToken {
                 value: tr.access_token,
-                refresh_at: now + lifetime - refresh_margin(lifetime),
-                expires_at: now + lifetime,
+                refresh_at: later(now, lifetime.saturating_sub(refresh_margin(lifetime))),
+                expires_at,
             });
         }
         let oauth: OAuthError = serde_json::from_slice(&bytes).unwrap_or_default();
@@ -248,5 +264,14 @@ mod tests {
         assert_eq!(refresh_margin(Duration::from_secs(86400)), Duration::from_secs(8640));
         assert_eq!(refresh_margin(Duration::from_secs(300)), Duration::from_secs(60));
         assert_eq!(refresh_margin(Duration::from_secs(60)), Duration::from_secs(30));
+    }
+
+    #[tokio::test]
+    async fn hostile_lifetimes_never_overflow() {
+        assert_eq!(token_lifetime(Some(u64::MAX)), MAX_TOKEN_LIFETIME);
+        assert_eq!(token_lifetime(Some(0)), Duration::from_secs(1));
+        assert_eq!(token_lifetime(None), Duration::from_secs(3600));
+        let now = Instant::now();
+        assert!(later(now, Duration::MAX) > now);
     }
 }

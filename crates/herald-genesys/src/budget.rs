@@ -129,6 +129,14 @@ impl RateBudget {
 
     /// Waits until one request may go out and returns how long it waited (zero when budget was available).
     pub async fn acquire(&self) -> Duration {
+        match self.acquire_until(None).await {
+            Ok(waited) | Err(waited) => waited,
+        }
+    }
+
+    /// Like [`acquire`](Self::acquire), but never waits past `deadline`: when the budget has no room for a request
+    /// before then, returns `Err(wait)` at once (without spending budget), `wait` being how long it would take.
+    pub async fn acquire_until(&self, deadline: Option<tokio::time::Instant>) -> Result<Duration, Duration> {
         let mut total = Duration::ZERO;
         loop {
             match self.limiter.check() {
@@ -136,6 +144,9 @@ impl RateBudget {
                 Err(not_until) => {
                     let wait = not_until.wait_time_from(self.clock.now());
                     let wait = if wait.is_zero() { Duration::from_micros(50) } else { wait };
+                    if !crate::deadline::fits(wait, deadline) {
+                        return Err(wait);
+                    }
                     total += wait;
                     tokio::time::sleep(wait).await;
                 }
@@ -147,7 +158,7 @@ impl RateBudget {
             let nanos = u64::try_from(total.as_nanos()).unwrap_or(u64::MAX);
             self.wait_nanos.fetch_add(nanos, Ordering::Relaxed);
         }
-        total
+        Ok(total)
     }
 
     /// What the budget has done so far.
@@ -198,6 +209,18 @@ mod tests {
             let in_window = times[i..].iter().take_while(|u| **u < *t + Duration::from_secs(60)).count();
             assert!(in_window <= 120, "window starting at {t:?} holds {in_window}");
         }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_budget_wait_past_the_deadline_returns_at_once() {
+        let b = RateBudget::new(60, 1);
+        let deadline = tokio::time::Instant::now() + Duration::from_millis(100);
+        assert_eq!(b.acquire_until(Some(deadline)).await, Ok(Duration::ZERO));
+        let start = tokio::time::Instant::now();
+        let wait = b.acquire_until(Some(deadline)).await.expect_err("no budget within 100 ms");
+        assert!(wait > Duration::from_millis(100), "{wait:?}");
+        assert_eq!(start.elapsed(), Duration::ZERO, "returned without waiting");
+        assert_eq!(b.stats().granted, 1);
     }
 
     #[tokio::test(start_paused = true)]

@@ -103,6 +103,10 @@ pub struct ClientConfig {
     /// Longest `Retry-After` honoured in place; a longer one is returned as `RateLimited` for the dispatcher.
     #[serde(default = "defaults::max_retry_after_secs")]
     pub max_retry_after_secs: u64,
+    /// 5xx statuses that, on a request that is not retry-safe (a send), mean "may have been applied": the client
+    /// answers `OutcomeUnknown` instead of sending again (see [`crate::outcome`]). Default 500, 502, 504.
+    #[serde(default = "crate::outcome::default_outcome_unknown_statuses")]
+    pub outcome_unknown_statuses: Vec<u16>,
 }
 
 mod defaults {
@@ -143,6 +147,7 @@ impl ClientConfig {
             backoff_base_ms: defaults::backoff_base_ms(),
             backoff_max_ms: defaults::backoff_max_ms(),
             max_retry_after_secs: defaults::max_retry_after_secs(),
+            outcome_unknown_statuses: crate::outcome::default_outcome_unknown_statuses(),
         }
     }
 
@@ -173,6 +178,12 @@ impl ClientConfig {
                     "must be below requests_per_minute ({}); a few (default 3) is enough",
                     self.requests_per_minute
                 ),
+            ));
+        }
+        if let Some(s) = self.outcome_unknown_statuses.iter().find(|s| !(500..=599).contains(*s)) {
+            out.push((
+                "outcome_unknown_statuses".into(),
+                format!("holds {s}, which is not a 5xx status; list only 5xx statuses (default [500, 502, 504])"),
             ));
         }
         if self.backoff_base_ms > self.backoff_max_ms {

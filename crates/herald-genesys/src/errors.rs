@@ -138,6 +138,9 @@ pub struct ErrorContext {
     pub closed_conversation: Option<String>,
     /// The request field to blame on a 400 that names none (default `body`).
     pub default_field: Option<&'static str>,
+    /// Whether repeating the request after an unknown outcome is harmless. `None` decides by the method
+    /// ([`crate::outcome::retry_safe`]); a POST that only reads (a query) sets `Some(true)`.
+    pub retry_safe: Option<bool>,
 }
 
 impl ErrorContext {
@@ -155,6 +158,12 @@ impl ErrorContext {
     /// The request field to blame on a 400 that names none.
     pub fn default_field(mut self, field: &'static str) -> Self {
         self.default_field = Some(field);
+        self
+    }
+
+    /// Marks the request as harmless to repeat whatever its method (a POST that only queries).
+    pub fn retry_safe(mut self) -> Self {
+        self.retry_safe = Some(true);
         self
     }
 }
@@ -241,14 +250,9 @@ fn fix_for(code: &str, status: u16) -> String {
     }
 }
 
-/// Parses a `Retry-After` header value (seconds; an HTTP date is not used by Genesys and is ignored).
-pub fn parse_retry_after(value: &str) -> Option<Duration> {
-    let v = value.trim();
-    v.parse::<u64>()
-        .ok()
-        .map(Duration::from_secs)
-        .or_else(|| v.parse::<f64>().ok().filter(|f| f.is_finite() && *f >= 0.0).map(Duration::from_secs_f64))
-}
+/// Parses a `Retry-After` header value: the one parser of herald ([`herald_core::retry::parse_retry_after`]:
+/// seconds, decimals or an HTTP-date; negative or NaN values are ignored, huge ones clamped to an hour).
+pub use herald_core::retry::parse_retry_after;
 
 #[cfg(test)]
 mod tests {
@@ -331,6 +335,10 @@ mod tests {
     fn retry_after_values() {
         assert_eq!(parse_retry_after("42"), Some(Duration::from_secs(42)));
         assert_eq!(parse_retry_after(" 1.5 "), Some(Duration::from_millis(1500)));
-        assert_eq!(parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT"), None);
+        assert_eq!(parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT"), Some(Duration::ZERO));
+        for hostile in ["-1", "NaN", "soon"] {
+            assert_eq!(parse_retry_after(hostile), None, "{hostile}");
+        }
+        assert_eq!(parse_retry_after("1e300"), Some(herald_core::retry::MAX_RETRY_AFTER));
     }
 }

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use herald_core::{ChannelContext, ChannelError, Delivery, Health, HealthStatus, MediaKind, MessagingChannel, Receipt};
 use herald_genesys::channel::{ChannelState, Profile};
+use herald_genesys::deadline;
 use herald_webmessaging::canned::CannedCache;
 use parking_lot::Mutex;
 use tracing::Instrument;
@@ -104,18 +105,27 @@ impl MessagingChannel for WebChatAdapter {
         Ok(())
     }
 
+    /// Every Genesys request of the delivery (look-ups, canned responses, the send) ends by `delivery.deadline`.
     async fn deliver(&self, delivery: &Delivery) -> Result<Receipt, ChannelError> {
-        let outcome = crate::deliver::deliver(&self.inner, delivery).await;
+        let outcome = deadline::scope(delivery.deadline, crate::deliver::deliver(&self.inner, delivery)).await;
         self.inner.record(&outcome);
         outcome
     }
 
+    /// Every chat message that could be this delivery, oldest first (see `confirm`); bounded by
+    /// `delivery.deadline`.
     async fn confirm_delivery(&self, delivery: &Delivery) -> Result<Vec<Receipt>, ChannelError> {
-        crate::confirm::confirm(&self.inner, delivery).await.map(|found| found.into_iter().collect())
+        deadline::scope(delivery.deadline, crate::confirm::confirm(&self.inner, delivery)).await
     }
 
     fn delivery_guarantee(&self) -> herald_core::DeliveryGuarantee {
         herald_core::DeliveryGuarantee::ExactlyOnce
+    }
+
+    /// Started, and the first discovery pass (re-read of stored open chats, open chats of the watched queues
+    /// from analytics) has finished.
+    async fn ready(&self) -> bool {
+        self.inner.channel.ready()
     }
 
     async fn health(&self) -> Health {
@@ -147,6 +157,7 @@ impl MessagingChannel for WebChatAdapter {
             health.status = HealthStatus::Unhealthy;
             health.checks.insert("topics".into(), format!("rejected: {}", h.rejected_topics.join("; ")));
         }
+        health.checks.insert("discovery".into(), inner.channel.discovery_summary());
         let last = inner.last_error.lock().clone().map(|e| format!("; last error: {e}")).unwrap_or_default();
         health.checks.insert(
             "deliveries".into(),

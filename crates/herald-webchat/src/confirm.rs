@@ -1,14 +1,18 @@
-//! `confirm_delivery`: after a crash, did an interrupted chat send reach Genesys?
+//! `confirm_delivery`: did a chat send whose outcome is unknown (a timeout, a reset, a crash) reach Genesys?
 //!
 //! Chat sends take no idempotency key, but a chat's messages can be listed
-//! (`GET /api/v2/conversations/chats/{id}/messages?maxResults=100&sortOrder=descending`). The check resolves the
-//! target's chat as a delivery would, renders the body the attempt would have sent, and looks for a message with
-//! that body sent on an agent communication (not the customer's) at or after `previous_attempt_at` minus
-//! [`CLOCK_SKEW`]:
+//! (`GET /api/v2/conversations/chats/{id}/messages?maxResults=100&sortOrder=descending`, older pages with
+//! `before={oldest message id}`). The check resolves the target's chat as a delivery would, renders the body the
+//! attempt would have sent, and returns **every** message with that body sent on a communication that is not
+//! the customer's at or after `previous_attempt_at` minus [`CLOCK_SKEW`], oldest first, each receipt naming the
+//! message id and the chat; the dispatcher takes the first one not attributed to another notification.
 //!
-//! - found → `Ok(Some(receipt))` (the dispatcher records it as delivered; nothing is sent twice);
-//! - the listing reaches back before the attempt and holds no such message → `Ok(None)` (certainly not sent);
-//! - anything else (listing incomplete, chat unreadable) → `Err`: the dispatcher falls back to at-least-once.
+//! - the listing reaches back before the attempt: the answer is complete (empty = certainly not sent);
+//! - the listing cannot reach back (more than [`MAX_PAGES`] pages since the attempt, or the upstream ignores
+//!   `before` and repeats a page) or the chat is unreadable → `Err`: the dispatcher checks again later and never
+//!   re-sends on it.
+
+use std::collections::HashSet;
 
 use chrono::{DateTime, Duration, Utc};
 use herald_core::{ChannelError, Delivery, Receipt};
@@ -27,48 +31,76 @@ pub const CLOCK_SKEW: Duration = Duration::seconds(5);
 /// Messages one listing returns at most.
 const PAGE: usize = 100;
 
+/// Pages read back at most (2,000 messages since the attempt).
+pub const MAX_PAGES: usize = 20;
+
 fn time(m: &WebChatMessage) -> Option<DateTime<Utc>> {
     m.timestamp.as_deref().and_then(|t| DateTime::parse_from_rfc3339(t).ok()).map(|t| t.with_timezone(&Utc))
 }
 
 /// Looks for the attempt upstream (see the module docs).
-pub(crate) async fn confirm(inner: &Inner, delivery: &Delivery) -> Result<Option<Receipt>, ChannelError> {
+pub(crate) async fn confirm(inner: &Inner, delivery: &Delivery) -> Result<Vec<Receipt>, ChannelError> {
     let Some(since) = delivery.previous_attempt_at else {
-        return Ok(None);
+        return Ok(Vec::new());
     };
     let since = since - CLOCK_SKEW;
-    let session = resolve(inner, &delivery.notification.target).await?;
+    let session = match resolve(inner, &delivery.notification.target).await {
+        Ok(s) => s,
+        // A chat neither herald nor Genesys knows holds no message of the attempt.
+        Err(ChannelError::NotFound { .. }) => return Ok(Vec::new()),
+        Err(e) => return Err(e),
+    };
     let text = render(inner, &delivery.notification.content, &session).await?;
-    let customer_comms: Vec<&str> = session
+    let customer_comms: HashSet<&str> = session
         .participants
         .iter()
         .filter(|p| p.purpose == "customer")
         .flat_map(|p| p.communications.iter().map(|c| c.id.as_str()))
         .collect();
     let conv = &session.conversation_id;
-    let path = format!("/api/v2/conversations/chats/{}/messages?maxResults={PAGE}&sortOrder=descending", seg(conv));
-    let listing: EntityListing<WebChatMessage> =
-        inner.channel.client.get(&path, &ErrorContext::entity("conversation", conv.clone())).await?.body;
-    let messages = listing.entities;
-    let found = messages.iter().find(|m| {
-        let from_customer =
-            m.sender.as_ref().and_then(|s| s.id.as_deref()).is_some_and(|id| customer_comms.contains(&id));
-        m.body.as_deref() == Some(text.as_str()) && !from_customer && time(m).is_some_and(|t| t >= since)
-    });
-    if let Some(m) = found {
-        return Ok(Some(Receipt {
-            upstream_message_id: m.id.clone(),
-            conversation_id: Some(conv.clone()),
-            route: "chat".into(),
-            delivered_at: time(m).unwrap_or_else(Utc::now),
-        }));
+    let mut found = Vec::new();
+    let mut seen: HashSet<String> = HashSet::new();
+    let mut before: Option<String> = None;
+    for _ in 0..MAX_PAGES {
+        let mut path =
+            format!("/api/v2/conversations/chats/{}/messages?maxResults={PAGE}&sortOrder=descending", seg(conv));
+        if let Some(b) = &before {
+            path.push_str(&format!("&before={}", seg(b)));
+        }
+        let listing: EntityListing<WebChatMessage> =
+            inner.channel.client.get(&path, &ErrorContext::entity("conversation", conv.clone())).await?.body;
+        let messages = listing.entities;
+        let mut progressed = false;
+        for m in &messages {
+            let Some(id) = m.id.clone() else { continue };
+            if !seen.insert(id.clone()) {
+                continue;
+            }
+            progressed = true;
+            let from_customer =
+                m.sender.as_ref().and_then(|s| s.id.as_deref()).is_some_and(|id| customer_comms.contains(id));
+            let Some(at) = time(m) else { continue };
+            if m.body.as_deref() == Some(text.as_str()) && !from_customer && at >= since {
+                found.push(Receipt {
+                    upstream_message_id: Some(id),
+                    conversation_id: Some(conv.clone()),
+                    route: "chat".into(),
+                    delivered_at: at,
+                });
+            }
+        }
+        let reaches_back = messages.len() < PAGE || messages.iter().filter_map(time).any(|t| t < since);
+        if reaches_back {
+            found.sort_by_key(|r| r.delivered_at);
+            return Ok(found);
+        }
+        if !progressed {
+            break;
+        }
+        before = messages.last().and_then(|m| m.id.clone());
     }
-    let reaches_back = messages.len() < PAGE || messages.last().and_then(time).is_some_and(|t| t < since);
-    if reaches_back {
-        Ok(None)
-    } else {
-        Err(ChannelError::permanent(format!(
-            "chat `{conv}` has more than {PAGE} messages since the interrupted attempt; cannot tell whether it was sent"
-        )))
-    }
+    Err(ChannelError::permanent(format!(
+        "chat `{conv}` has more messages since the interrupted attempt than herald can list back; cannot tell \
+         whether it was sent"
+    )))
 }

@@ -9,8 +9,10 @@
 //!   everything a delivery needs. The customer's chat communication id (the guest's member id) is learned the
 //!   same way and becomes `customer.guest_id`.
 //! - On `Gap` (first connection, reconnect after a drop, token revocation, `socket_closing`) every session the
-//!   store and the cache believe open is fetched again and published; a chat Genesys no longer knows is closed.
-//!   Chats that started *and* ended inside a gap are not recovered (there is no chat analytics fallback).
+//!   store and the cache believe open is fetched again (a page at a time) and published; a chat Genesys no longer
+//!   knows is closed. Then the open chats of each watched queue are paged through in analytics (media `chat`),
+//!   so chats that started while herald was down or the stream was away are known. Chats that started *and*
+//!   ended inside a gap are not recovered. The first pass makes the integration ready.
 //! - Malformed frames are logged and skipped; nothing in a frame can stop the loop.
 //!
 //! The loop, the mapping and the re-fetch are the shared ones of [`herald_genesys::channel::ingest`].
@@ -18,8 +20,11 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use chrono::Utc;
 use herald_core::Session;
+use herald_genesys::channel::discovery::Discovered;
 use herald_genesys::channel::{ingest, ChannelState, StreamSink};
+use herald_genesys::models::analytics::OpenConversationsQuery;
 use herald_genesys::NotificationStream;
 use serde_json::Value;
 
@@ -67,9 +72,33 @@ fn lacks_ids(session: &Session) -> bool {
     agent_missing || guest_missing
 }
 
-/// Re-reads every session believed open (store and cache) and publishes what changed.
+/// Re-reads every chat believed open (store and cache, paged by the store's cursor) and pages through the open
+/// chats of every watched queue (analytics); then the integration is ready (see `ChannelState::ready`).
 async fn resync(inner: &Inner, reason: &str) {
-    let Some(ids) = inner.channel.open_ids().await else { return };
-    tracing::info!(reason, sessions = ids.len(), "resynchronising chats after a gap in the stream");
-    inner.channel.refetch(ids).await;
+    let channel = &inner.channel;
+    let reread = channel.refetch_open().await;
+    let mut found = Discovered::default();
+    for queue in &inner.settings.genesys.queue_ids {
+        let query = OpenConversationsQuery::webmessaging(Utc::now(), LOOKBACK_HOURS).chat().queue(queue.clone());
+        match channel.discover(query).await {
+            Ok(d) => {
+                found.pages += d.pages;
+                found.open += d.open;
+                found.fetched += d.fetched;
+            }
+            Err(e) => tracing::warn!(queue = %queue, error = %e, "resync could not list the queue's open chats"),
+        }
+    }
+    tracing::info!(
+        reason,
+        reread,
+        open = found.open,
+        fetched = found.fetched,
+        pages = found.pages,
+        "resynchronised chats after a gap in the stream"
+    );
+    channel.mark_discovered();
 }
+
+/// How far back discovery looks for open chats, in hours (chats are short-lived; a day covers any open one).
+const LOOKBACK_HOURS: u32 = 24;

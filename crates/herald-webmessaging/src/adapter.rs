@@ -7,7 +7,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use herald_core::{ChannelContext, ChannelError, Delivery, Health, MediaKind, MessagingChannel, Receipt};
 use herald_genesys::channel::{ChannelState, Profile};
-use herald_genesys::GenesysClient;
+use herald_genesys::{deadline, GenesysClient};
 use tracing::Instrument;
 
 use crate::canned::CannedCache;
@@ -83,16 +83,24 @@ impl MessagingChannel for WebMessagingAdapter {
         Ok(())
     }
 
+    /// Every Genesys request of the delivery (look-ups, canned responses, the send) ends by `delivery.deadline`.
     async fn deliver(&self, delivery: &Delivery) -> Result<Receipt, ChannelError> {
-        crate::deliver::deliver(&self.inner, delivery).await
+        deadline::scope(delivery.deadline, crate::deliver::deliver(&self.inner, delivery)).await
     }
 
+    /// Every message that could be this delivery, oldest first (see `confirm`); bounded by `delivery.deadline`.
     async fn confirm_delivery(&self, delivery: &Delivery) -> Result<Vec<Receipt>, ChannelError> {
-        crate::confirm::confirm(&self.inner, delivery).await.map(|found| found.into_iter().collect())
+        deadline::scope(delivery.deadline, crate::confirm::confirm(&self.inner, delivery)).await
     }
 
     fn delivery_guarantee(&self) -> herald_core::DeliveryGuarantee {
         herald_core::DeliveryGuarantee::ExactlyOnce
+    }
+
+    /// Started, and the first discovery pass (re-read of stored open sessions, open conversations of the watched
+    /// queues from analytics) has finished.
+    async fn ready(&self) -> bool {
+        self.inner.channel.ready()
     }
 
     async fn health(&self) -> Health {

@@ -227,7 +227,11 @@ fn decode_entities(s: &str) -> String {
     out
 }
 
-/// Canned responses fetched recently, reused for a TTL.
+/// Canned responses kept at most (the oldest fetched is dropped first). Notifications name response ids, so the
+/// cache must not grow with whatever ids callers send; an org's responses that are in use fit easily.
+pub const CANNED_CAPACITY: usize = 1_000;
+
+/// Canned responses fetched recently, reused for a TTL; at most [`CANNED_CAPACITY`] of them.
 #[derive(Debug)]
 pub struct CannedCache {
     ttl: Duration,
@@ -238,6 +242,16 @@ impl CannedCache {
     /// A cache keeping responses for `ttl` (zero = never cache).
     pub fn new(ttl: Duration) -> Self {
         CannedCache { ttl, entries: Mutex::new(HashMap::new()) }
+    }
+
+    /// How many responses are cached.
+    pub fn len(&self) -> usize {
+        self.entries.lock().len()
+    }
+
+    /// Whether nothing is cached.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
     }
 
     /// The cached response `id`, or `fetch()`'s answer (cached on success).
@@ -255,6 +269,12 @@ impl CannedCache {
         if !self.ttl.is_zero() {
             let mut entries = self.entries.lock();
             entries.retain(|_, (at, _)| at.elapsed() < self.ttl);
+            if entries.len() >= CANNED_CAPACITY && !entries.contains_key(id) {
+                let oldest = entries.iter().min_by_key(|(_, (at, _))| *at).map(|(k, _)| k.clone());
+                if let Some(oldest) = oldest {
+                    entries.remove(&oldest);
+                }
+            }
             entries.insert(id.to_string(), (Instant::now(), fresh.clone()));
         }
         Ok(fresh)
@@ -364,5 +384,22 @@ mod tests {
             assert_eq!(r.id, "r1");
         }
         assert_eq!(calls.load(std::sync::atomic::Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test]
+    async fn the_cache_stays_bounded_whatever_ids_are_asked_for() {
+        let cache = CannedCache::new(Duration::from_secs(300));
+        for i in 0..(CANNED_CAPACITY * 3) {
+            let id = format!("r-{i}");
+            let got = cache.get_or_fetch(&id, || async { Ok(response(Vec::new())) }).await.expect("fetched");
+            assert_eq!(got.id, "r1");
+            assert!(cache.len() <= CANNED_CAPACITY);
+        }
+        assert_eq!(cache.len(), CANNED_CAPACITY);
+        // A failed fetch caches nothing.
+        let e =
+            cache.get_or_fetch("missing", || async { Err(ChannelError::not_found("canned response", "x", "-")) }).await;
+        assert!(e.is_err());
+        assert_eq!(cache.len(), CANNED_CAPACITY);
     }
 }

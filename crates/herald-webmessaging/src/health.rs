@@ -4,6 +4,8 @@
 //! - `stream`: connected or reconnecting, channels, last frame and heartbeat, reconnects, skipped frames,
 //!   rejected topics.
 //! - `deliveries`: the outcomes of the last [`WINDOW`] deliveries by class, and the last error.
+//! - `discovery`: whether the first discovery pass has finished (the adapter is ready), and the stream cache's
+//!   size against its bound.
 //!
 //! Status: `starting` until the stream first connects; `unhealthy` when the last delivery was refused as
 //! unauthorized or topics were rejected for permissions; `degraded` while the stream reconnects or when most
@@ -91,6 +93,7 @@ pub(crate) fn health(inner: &Inner) -> Health {
         stream.push_str(&format!("; rejected topics: {}", h.rejected_topics.join("; ")));
     }
     checks.insert("stream".into(), stream);
+    checks.insert("discovery".into(), inner.channel.discovery_summary());
 
     let s = inner.stats.inner.lock();
     let failures = s.recent.iter().filter(|o| o.is_some()).count();

@@ -12,7 +12,8 @@
 //! - [`render`]: notification content → text (reused by the web chat adapter);
 //! - `content`: that text as `textBody`, checked against the web messaging limit;
 //! - `confirm`: checking after a crash whether an attempt reached Genesys;
-//! - `health`: token, stream and delivery health.
+//! - `health`: token, stream and delivery health;
+//! - `seen`: the bounded memory of inbound message ids already reported.
 //!
 //! See `docs/webmessaging.md` for the behaviour in full.
 
@@ -29,6 +30,7 @@ mod health;
 mod ingest;
 pub mod render;
 mod resolve;
+mod seen;
 pub mod settings;
 
 pub use adapter::WebMessagingAdapter;

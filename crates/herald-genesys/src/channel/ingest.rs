@@ -5,11 +5,9 @@
 //!   herald-genesys session mapper; a frame of another topic is ignored.
 //! - When the mapped session lacks ids a delivery needs, the conversation is fetched once and the change keeps
 //!   its kind ([`ChannelState::complete`]).
-//! - On `Gap` the adapter re-reads every session believed open ([`ChannelState::refetch`]); a conversation
-//!   Genesys no longer knows is closed.
+//! - On `Gap` the adapter re-reads every session believed open ([`ChannelState::refetch_open`], paged by the
+//!   store's cursor) and looks up open conversations upstream; a conversation Genesys no longer knows is closed.
 //! - Malformed frames are logged and skipped; nothing in a frame can stop the loop.
-
-use std::collections::BTreeSet;
 
 use async_trait::async_trait;
 use chrono::Utc;
@@ -69,7 +67,7 @@ impl ChannelState {
             Ok(p) => p,
             Err(e) => {
                 tracing::warn!(conversation = %id, error = %e, "could not read the known session; mapping without it");
-                self.cache.lock().get(&id).cloned()
+                self.cache.get(&id)
             }
         };
         match apply_conversation(previous.as_ref(), body, &self.mapper, Utc::now()) {
@@ -107,7 +105,7 @@ impl ChannelState {
 
     /// Fetches every conversation of `ids` again and publishes what changed; one Genesys no longer knows is
     /// published closed. Stops early on shutdown.
-    pub async fn refetch(&self, ids: BTreeSet<String>) {
+    pub async fn refetch(&self, ids: impl IntoIterator<Item = String>) {
         for id in ids {
             if self.cancel.is_cancelled() {
                 return;

@@ -6,8 +6,12 @@
 //! media, wording of logs and errors) is a [`Profile`]; what only one of them does stays in that adapter.
 //!
 //! - [`state`]: [`ChannelState`], the state every part of an adapter shares, and its session look-ups;
+//! - [`cache`]: the bounded, indexed cache of sessions seen on the stream;
+//! - [`discovery`]: paging through the open conversations Genesys knows (start-up and after gaps);
 //! - [`ingest`]: the stream loop, frame mapping and resynchronisation after gaps.
 
+pub mod cache;
+pub mod discovery;
 pub mod ingest;
 pub mod state;
 

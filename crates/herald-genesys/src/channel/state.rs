@@ -1,18 +1,18 @@
 //! [`ChannelState`]: the state the parts of a Genesys conversation adapter share (ingestion, resolution,
 //! delivery, health), and the session look-ups built on it.
 //!
-//! The session store is the source of truth for look-ups; the cache only holds what the stream showed more
-//! recently than the host may have written (the host applies events asynchronously), and the newer of the two
-//! (by `updated_at`) wins.
+//! The session store is the source of truth for look-ups; the cache ([`SessionCache`], bounded and indexed) only
+//! holds what the stream showed more recently than the host may have written (the host applies events
+//! asynchronously), and the newer of the two (by `updated_at`) wins.
 
-use std::collections::{BTreeSet, HashMap};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::OnceLock;
 
 use chrono::Utc;
 use herald_core::{ChannelContext, ChannelError, EventKind, MediaKind, Session, SessionQuery, SessionState};
-use parking_lot::Mutex;
 use tokio_util::sync::CancellationToken;
 
+use super::cache::SessionCache;
 use super::Profile;
 use crate::sessions::{apply_conversation, MapperConfig, SessionChange};
 use crate::settings::ConversationSettings;
@@ -40,9 +40,11 @@ pub struct ChannelState {
     /// Set by [`start`](ChannelState::start).
     pub runtime: OnceLock<ChannelRuntime>,
     /// Latest open sessions seen on the stream (see the module docs).
-    pub cache: Mutex<HashMap<String, Session>>,
+    pub cache: SessionCache,
     /// Stops background work.
     pub cancel: CancellationToken,
+    /// Set once the first discovery pass after start has finished (see [`ready`](ChannelState::ready)).
+    discovered: AtomicBool,
 }
 
 impl ChannelState {
@@ -54,8 +56,9 @@ impl ChannelState {
             mapper,
             profile,
             runtime: OnceLock::new(),
-            cache: Mutex::new(HashMap::new()),
+            cache: SessionCache::default(),
             cancel: CancellationToken::new(),
+            discovered: AtomicBool::new(false),
         }
     }
 
@@ -114,17 +117,36 @@ impl ChannelState {
     pub async fn known_session(&self, conversation_id: &str) -> Result<Option<Session>, ChannelError> {
         let rt = self.runtime()?;
         let stored = rt.ctx.sessions.get(conversation_id).await?;
-        let cached = self.cache.lock().get(conversation_id).cloned();
+        let cached = self.cache.get(conversation_id);
         Ok(Session::newest(stored, cached))
     }
 
     /// Remembers an open `session` unless the cache holds something newer; closed sessions leave the cache.
     pub fn remember(&self, session: &Session) {
-        let mut cache = self.cache.lock();
-        if session.state == SessionState::Closed {
-            cache.remove(&session.conversation_id);
-        } else if cache.get(&session.conversation_id).is_none_or(|c| c.updated_at <= session.updated_at) {
-            cache.insert(session.conversation_id.clone(), session.clone());
+        self.cache.remember(session);
+    }
+
+    /// Whether the integration has started and finished its first discovery pass (the re-read of the sessions
+    /// the store believes open and the look-up of open conversations upstream), so that deliveries and the
+    /// after-restart check of interrupted attempts see every open conversation.
+    pub fn ready(&self) -> bool {
+        self.runtime.get().is_some() && self.discovered.load(Ordering::Acquire)
+    }
+
+    /// One line for health: whether the first discovery pass is done, and the cache's size against its bound.
+    pub fn discovery_summary(&self) -> String {
+        format!(
+            "{}; {} sessions cached (at most {})",
+            if self.ready() { "first pass done, ready" } else { "first pass pending" },
+            self.cache.len(),
+            self.cache.capacity()
+        )
+    }
+
+    /// Records that a discovery pass has finished (see [`ready`](Self::ready)).
+    pub fn mark_discovered(&self) {
+        if !self.discovered.swap(true, Ordering::AcqRel) {
+            tracing::info!(integration = %self.name, "first discovery pass done; {} integration ready", self.profile.label);
         }
     }
 
@@ -196,7 +218,7 @@ impl ChannelState {
             ..Default::default()
         };
         let mut found = rt.ctx.sessions.query(&query).await?;
-        let cached: Vec<Session> = self.cache.lock().values().filter(|s| s.belongs_to(key)).cloned().collect();
+        let cached = self.cache.of_customer(key);
         Session::merge_newest(&mut found, cached);
         found.retain(keep);
         Ok(found)
@@ -218,21 +240,57 @@ impl ChannelState {
         Ok(open_or_latest(known))
     }
 
-    /// Ids of every session the store (queued or connected) and the cache believe open; `None` before `start`.
-    pub async fn open_ids(&self) -> Option<BTreeSet<String>> {
-        let rt = self.runtime.get()?;
-        let mut ids: BTreeSet<String> = BTreeSet::new();
+    /// Re-reads every session the store (queued or connected) and the cache believe open and publishes what
+    /// changed, a page of [`RESYNC_PAGE`] at a time with the store's cursor: memory stays bounded by the page
+    /// whatever the number of open sessions, and the store is never listed whole. Returns how many were re-read.
+    pub async fn refetch_open(&self) -> usize {
+        let Some(rt) = self.runtime.get() else { return 0 };
+        let mut total = 0;
         for state in [SessionState::Queued, SessionState::Connected] {
-            let q = SessionQuery { integration: Some(self.name.clone()), state: Some(state), ..Default::default() };
-            match rt.ctx.sessions.query(&q).await {
-                Ok(found) => ids.extend(found.into_iter().map(|s| s.conversation_id)),
-                Err(e) => tracing::warn!(error = %e, "resync could not query the session store"),
+            let mut after = None;
+            loop {
+                if self.cancel.is_cancelled() {
+                    return total;
+                }
+                let q = SessionQuery {
+                    integration: Some(self.name.clone()),
+                    state: Some(state),
+                    after: after.clone(),
+                    limit: RESYNC_PAGE,
+                    ..Default::default()
+                };
+                let page = match rt.ctx.sessions.query(&q).await {
+                    Ok(page) => page,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "resync could not query the session store");
+                        break;
+                    }
+                };
+                let Some(last) = page.last() else { break };
+                after = Some((last.updated_at, last.conversation_id.clone()));
+                let full = page.len() >= RESYNC_PAGE;
+                total += page.len();
+                self.refetch(page.into_iter().map(|s| s.conversation_id)).await;
+                if !full {
+                    break;
+                }
             }
         }
-        ids.extend(self.cache.lock().keys().cloned());
-        Some(ids)
+        // Sessions only the cache knows (the host has not stored them yet): bounded by the cache's capacity.
+        let mut unstored = Vec::new();
+        for id in self.cache.ids() {
+            if matches!(rt.ctx.sessions.get(&id).await, Ok(None)) {
+                unstored.push(id);
+            }
+        }
+        total += unstored.len();
+        self.refetch(unstored).await;
+        total
     }
 }
+
+/// Sessions re-read per page of a resync.
+pub const RESYNC_PAGE: usize = 200;
 
 /// The first open session of `sessions` (most recent first), else the first one.
 pub fn open_or_latest(sessions: Vec<Session>) -> Option<Session> {

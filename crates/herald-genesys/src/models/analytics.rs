@@ -98,6 +98,7 @@ pub struct OpenConversationsQuery {
     queue_id: Option<String>,
     only_open: bool,
     page_size: u32,
+    page_number: u32,
 }
 
 impl OpenConversationsQuery {
@@ -112,6 +113,7 @@ impl OpenConversationsQuery {
             queue_id: None,
             only_open: true,
             page_size: 25,
+            page_number: 1,
         }
     }
 
@@ -146,6 +148,12 @@ impl OpenConversationsQuery {
         self
     }
 
+    /// Page number, 1-based (default 1).
+    pub fn page(mut self, n: u32) -> Self {
+        self.page_number = n.max(1);
+        self
+    }
+
     /// The request body.
     pub fn build(&self) -> ConversationQuery {
         let start = self.end - ChronoDuration::hours(self.hours);
@@ -164,7 +172,7 @@ impl OpenConversationsQuery {
             interval: format!("{}/{}", fmt(start), fmt(self.end)),
             order: Some("desc".into()),
             order_by: Some("conversationStart".into()),
-            paging: Some(Paging { page_size: self.page_size, page_number: 1 }),
+            paging: Some(Paging { page_size: self.page_size, page_number: self.page_number }),
             segment_filters: vec![Filter { filter_type: "and".into(), predicates }],
             conversation_filters: if self.only_open {
                 vec![Filter { filter_type: "and".into(), predicates: vec![Predicate::not_exists("conversationEnd")] }]

@@ -16,7 +16,7 @@ use super::{ConversationSettings, SettingsProfile, StreamSettings};
 use crate::config::Secret;
 
 /// The keys [`ConversationSettings`] owns.
-const SHARED_KEYS: [&str; 13] = [
+const SHARED_KEYS: [&str; 14] = [
     "region",
     "base_url",
     "client_id",
@@ -25,6 +25,7 @@ const SHARED_KEYS: [&str; 13] = [
     "burst",
     "timeout_secs",
     "max_retries",
+    "outcome_unknown_statuses",
     "queue_ids",
     "user_ids",
     "customer_key_attribute",
@@ -52,6 +53,7 @@ struct Partial {
     burst: Option<u32>,
     timeout_secs: Option<u64>,
     max_retries: Option<u32>,
+    outcome_unknown_statuses: Option<Vec<u16>>,
     queue_ids: Option<Vec<String>>,
     user_ids: Option<Vec<String>>,
     customer_key_attribute: Option<String>,
@@ -71,6 +73,7 @@ impl Partial {
             "burst" => self.burst = Some(map.next_value()?),
             "timeout_secs" => self.timeout_secs = Some(map.next_value()?),
             "max_retries" => self.max_retries = Some(map.next_value()?),
+            "outcome_unknown_statuses" => self.outcome_unknown_statuses = Some(map.next_value()?),
             "queue_ids" => self.queue_ids = Some(map.next_value()?),
             "user_ids" => self.user_ids = Some(map.next_value()?),
             "customer_key_attribute" => self.customer_key_attribute = map.next_value()?,
@@ -94,6 +97,9 @@ impl Partial {
             burst: self.burst.unwrap_or(3),
             timeout_secs: self.timeout_secs.unwrap_or(30),
             max_retries: self.max_retries.unwrap_or(3),
+            outcome_unknown_statuses: self
+                .outcome_unknown_statuses
+                .unwrap_or_else(crate::outcome::default_outcome_unknown_statuses),
             queue_ids: self.queue_ids.unwrap_or_default(),
             user_ids: self.user_ids.unwrap_or_default(),
             customer_key_attribute: self.customer_key_attribute,

@@ -61,6 +61,9 @@ pub struct ConversationSettings {
     pub timeout_secs: u64,
     /// Retries of one request after a 429, 5xx or connection error before the dispatcher takes over.
     pub max_retries: u32,
+    /// 5xx statuses that mean "the send may have been applied" (`outcome_unknown`, never re-sent by the client);
+    /// default `[500, 502, 504]`. See [`crate::outcome`].
+    pub outcome_unknown_statuses: Vec<u16>,
     /// Queues whose conversations are watched (`v2.routing.queues.{id}.conversations.{media}`).
     pub queue_ids: Vec<String>,
     /// Agents whose conversations are watched (`v2.users.{id}.conversations.{media}`).
@@ -157,6 +160,7 @@ impl ConversationSettings {
         c.burst = self.burst;
         c.timeout_secs = self.timeout_secs;
         c.max_retries = self.max_retries;
+        c.outcome_unknown_statuses = self.outcome_unknown_statuses.clone();
         Ok(c)
     }
 

@@ -181,9 +181,16 @@ async fn subscribe(ctx: &Shared, channel_id: &str, topics: &[String]) -> Result<
     Ok(())
 }
 
+/// When to renew `channel`'s subscriptions: before its `expires` (from Genesys, so never trusted beyond the
+/// configured lifetime), computed without overflow.
 fn renewal_deadline(cfg: &StreamConfig, channel: &Channel) -> Instant {
-    let lifetime = channel.expires.and_then(|e| (e - Utc::now()).to_std().ok()).unwrap_or(cfg.channel_lifetime);
-    Instant::now() + lifetime.saturating_sub(cfg.renew_before).max(Duration::from_secs(1))
+    let lifetime = channel
+        .expires
+        .and_then(|e| (e - Utc::now()).to_std().ok())
+        .unwrap_or(cfg.channel_lifetime)
+        .min(cfg.channel_lifetime);
+    let wait = lifetime.saturating_sub(cfg.renew_before).max(Duration::from_secs(1));
+    Instant::from_std(herald_core::retry::instant_after(Instant::now().into_std(), wait))
 }
 
 type Pending<'a> = Pin<Box<dyn Future<Output = Result<Conn, ChannelError>> + Send + 'a>>;

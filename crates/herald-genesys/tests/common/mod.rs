@@ -44,6 +44,8 @@ pub struct FakeState {
     pub registered: Notify,
     pub pings: AtomicU64,
     pub answer_pongs: AtomicBool,
+    /// Conversation id → the `Retry-After` value its first GET is refused (429) with.
+    pub retry_after_script: Mutex<HashMap<String, String>>,
 }
 
 pub struct Fake {
@@ -114,6 +116,16 @@ async fn conversation(State(st): State<Arc<FakeState>>, Path(id): Path<String>, 
         return unauthorized();
     }
     let n = hit(&st, &id);
+    if n == 1 {
+        if let Some(value) = st.retry_after_script.lock().get(&id).cloned() {
+            let mut r =
+                error(StatusCode::TOO_MANY_REQUESTS, "too.many.requests.retry.after", "slow down", &id, json!({}));
+            if let Ok(v) = value.parse() {
+                r.headers_mut().insert("retry-after", v);
+            }
+            return r;
+        }
+    }
     let ok = || {
         (
             StatusCode::OK,
@@ -165,8 +177,24 @@ async fn send_message(
         return unauthorized();
     }
     hit(&st, "send");
-    if cid == "closed" {
-        return error(StatusCode::CONFLICT, "conflict", "The communication is disconnected", &cid, json!({}));
+    let n = hit(&st, &format!("send-{cid}"));
+    match cid.as_str() {
+        "closed" => {
+            return error(StatusCode::CONFLICT, "conflict", "The communication is disconnected", &cid, json!({}))
+        }
+        // Answers after the caller's deadline: the send happened, the caller cannot know.
+        "slow" => tokio::time::sleep(Duration::from_secs(3)).await,
+        "c-500" => return error(StatusCode::INTERNAL_SERVER_ERROR, "internal.server.error", "boom", &cid, json!({})),
+        "c-502" => return error(StatusCode::BAD_GATEWAY, "bad.gateway", "upstream failed", &cid, json!({})),
+        "c-503" if n <= 2 => {
+            return error(StatusCode::SERVICE_UNAVAILABLE, "service.unavailable", "try later", &cid, json!({}))
+        }
+        "c-429-long" => {
+            let mut r = error(StatusCode::TOO_MANY_REQUESTS, "too.many.requests.retry.after", "wait", &cid, json!({}));
+            r.headers_mut().insert("retry-after", "5".parse().unwrap());
+            return r;
+        }
+        _ => {}
     }
     (
         StatusCode::OK,
