@@ -5,7 +5,8 @@
 
 mod exactly_once_support;
 
-use exactly_once_support::{attacks, Kind};
+use exactly_once_support::attacks::{self, LoopFault};
+use exactly_once_support::Kind;
 
 /// (a) Answer delayed past the delivery timeout: one message upstream, delivered with its receipt.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -36,7 +37,13 @@ async fn webmessaging_sigkill_after_store_sends_nothing_twice() {
 /// (c) SIGKILL loop over 500 notifications with upstream latency: none lost, none duplicated, order kept.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn webmessaging_sigkill_loop_loses_and_duplicates_nothing() {
-    attacks::kill_loop(Kind::WebMessaging).await;
+    attacks::kill_loop(Kind::WebMessaging, LoopFault::LatencyAfter).await;
+}
+
+/// (c') The same loop when every send is stored and then its connection is reset (every outcome unknown).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn webmessaging_sigkill_loop_with_dropped_answers_loses_and_duplicates_nothing() {
+    attacks::kill_loop(Kind::WebMessaging, LoopFault::DropAfter).await;
 }
 
 /// (d) 429 storm longer than max_attempts × backoff: nothing dead-lettered, all delivered once afterwards.

@@ -163,10 +163,19 @@ pub async fn kill_after_store(kind: Kind) {
     );
 }
 
+/// What every send of the kill loop meets upstream (after it took effect).
+#[derive(Debug, Clone, Copy)]
+pub enum LoopFault {
+    /// The answer comes 150 ms late.
+    LatencyAfter,
+    /// No answer: the connection is reset, every outcome is unknown to herald.
+    DropAfter,
+}
+
 /// (c) SIGKILL and restart herald every ~1–2 s (on upstream progress) while 500 notifications over five
 /// conversations are delivered with 150 ms upstream latency after each send took effect: none lost, none
 /// duplicated, order kept per conversation.
-pub async fn kill_loop(kind: Kind) {
+pub async fn kill_loop(kind: Kind, upstream: LoopFault) {
     const CONVS: usize = 5;
     const PER_CONV: usize = 100;
     const TOTAL: usize = CONVS * PER_CONV;
@@ -175,7 +184,11 @@ pub async fn kill_loop(kind: Kind) {
     for c in 0..CONVS {
         convs.push(h.conversation(&format!("Loop Guest {c}")).await);
     }
-    h.control().inject_latency_after(kind.send_scope(), 150, None).expect("stage latency");
+    match upstream {
+        LoopFault::LatencyAfter => h.control().inject_latency_after(kind.send_scope(), 150, None),
+        LoopFault::DropAfter => h.control().inject_drop_after(kind.send_scope(), None),
+    }
+    .expect("stage the upstream fault");
     let mut ids = Vec::new();
     for i in 0..PER_CONV {
         for (c, conv) in convs.iter().enumerate() {
@@ -232,7 +245,7 @@ pub async fn kill_loop(kind: Kind) {
         }
     }
     eprintln!(
-        "{kind:?} kill loop: {kills_made} kills, {caught} notifications stored upstream before a kill and recorded \
+        "{kind:?} kill loop ({upstream:?}): {kills_made} kills, {caught} notifications stored upstream before a kill and recorded \
          after it, statuses {statuses:?}, {} duplicated, {missing} missing",
         twice.len()
     );
@@ -242,7 +255,7 @@ pub async fn kill_loop(kind: Kind) {
     );
     assert!(
         lost.is_empty() && missing == 0 && twice.is_empty() && disorder.is_empty(),
-        "{kind:?} after {kills_made} SIGKILLs ({caught} caught between store and record) over {TOTAL} notifications: \
+        "{kind:?} ({upstream:?}) after {kills_made} SIGKILLs ({caught} caught between store and record) over {TOTAL} notifications: \
          statuses {statuses:?}; {} not delivered {:?}; {missing} never upstream; {} upstream more than once {:?}; order broken: {disorder:?}",
         lost.len(),
         lost.iter().take(10).collect::<Vec<_>>(),
