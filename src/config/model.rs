@@ -125,6 +125,9 @@ pub struct DispatcherConfig {
     /// Most notifications the dispatcher holds in memory (ids only) at once; the rest wait in the store and are
     /// loaded in order as these finish, so a backlog of millions needs no more memory than this.
     pub queue_capacity: usize,
+    /// After an attempt whose outcome is unknown, how long to wait before asking the upstream whether it arrived,
+    /// in milliseconds: a request still being processed upstream when the check runs would look "not there".
+    pub confirm_delay_ms: u64,
 }
 
 impl Default for DispatcherConfig {
@@ -138,6 +141,7 @@ impl Default for DispatcherConfig {
             default_expiry_hours: 72,
             paused: false,
             queue_capacity: 50_000,
+            confirm_delay_ms: 5_000,
         }
     }
 }

@@ -205,7 +205,7 @@ impl Dispatcher {
                 Decision::Check => {
                     metrics::counter!("herald_outcome_unknown_total", "integration" => record.notification.integration.clone()).increment(1);
                     warn!(error = %error, "The attempt's outcome is unknown; checking the upstream before anything else.");
-                    let wait = Duration::from_millis(inner.config.backoff_initial_ms);
+                    let wait = Duration::from_millis(inner.config.confirm_delay_ms);
                     let mut t = Transition::to(
                         NotificationStatus::Attempting,
                         now,

@@ -155,6 +155,7 @@ fn config() -> DispatcherConfig {
         default_expiry_hours: 0,
         paused: false,
         queue_capacity: 1000,
+        confirm_delay_ms: 20,
     }
 }
 
