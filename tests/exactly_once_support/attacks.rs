@@ -89,10 +89,15 @@ pub async fn dropped_answer(kind: Kind) {
 }
 
 /// (e) The upstream holds the send past herald's delivery deadline and applies it after herald gave up on it (a
-/// request stuck behind a slow gateway): exactly one message upstream. This is the residual window of a check that
-/// runs while the first request is still in flight upstream; the hold is `hold_ms`.
-pub async fn held_send(kind: Kind, hold_ms: u64) {
-    let mut h = Harness::start(kind, Knobs::default()).await;
+/// request stuck behind a slow gateway), for less than the deadline plus `confirm_delay_ms`: exactly one message
+/// upstream. (A hold longer than both is the residual window the adapters document: the check then runs before
+/// the request lands.)
+pub async fn held_send(kind: Kind) {
+    let knobs = Knobs { confirm_delay_ms: 5_000, ..Knobs::default() };
+    let hold_ms = 4_000;
+    assert!(hold_ms > knobs.delivery_timeout_secs * 1000);
+    assert!(hold_ms + 1_000 < knobs.delivery_timeout_secs * 1000 + knobs.confirm_delay_ms);
+    let mut h = Harness::start(kind, knobs).await;
     let conv = h.conversation("Hal Held").await;
     let spec = herald_emulator::faults::FaultSpec {
         scope: kind.send_scope(),

@@ -65,11 +65,19 @@ pub struct Knobs {
     pub backoff_initial_ms: u64,
     /// `dispatcher.backoff_max_ms`.
     pub backoff_max_ms: u64,
+    /// `dispatcher.confirm_delay_ms`: the wait between an unknown outcome and the check upstream.
+    pub confirm_delay_ms: u64,
 }
 
 impl Default for Knobs {
     fn default() -> Self {
-        Knobs { delivery_timeout_secs: 2, max_attempts: 3, backoff_initial_ms: 50, backoff_max_ms: 200 }
+        Knobs {
+            delivery_timeout_secs: 2,
+            max_attempts: 3,
+            backoff_initial_ms: 50,
+            backoff_max_ms: 200,
+            confirm_delay_ms: 300,
+        }
     }
 }
 
@@ -374,6 +382,7 @@ max_attempts = {attempts}
 backoff_initial_ms = {initial}
 backoff_max_ms = {max}
 delivery_timeout_secs = {timeout}
+confirm_delay_ms = {confirm}
 
 [[integration]]
 name = "{INTEGRATION}"
@@ -396,6 +405,7 @@ reconnect_max_secs = 1
         initial = k.backoff_initial_ms,
         max = k.backoff_max_ms,
         timeout = k.delivery_timeout_secs,
+        confirm = k.confirm_delay_ms,
     )
 }
 
