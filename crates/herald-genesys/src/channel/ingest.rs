@@ -7,10 +7,15 @@
 //!   its kind ([`ChannelState::complete`]).
 //! - On `Gap` the adapter re-reads every session believed open ([`ChannelState::refetch_open`], paged by the
 //!   store's cursor) and looks up open conversations upstream; a conversation Genesys no longer knows is closed.
-//! - Malformed frames are logged and skipped; nothing in a frame can stop the loop.
+//! - Malformed frames are logged and skipped; nothing in a frame can stop the loop: a panic while handling one
+//!   frame or gap (a bug met by an unexpected body) is caught, logged, counted in `herald_ingest_panics_total` and
+//!   the loop goes on with the next event — the ingest task never dies with the frame.
+
+use std::panic::AssertUnwindSafe;
 
 use async_trait::async_trait;
 use chrono::Utc;
+use futures::FutureExt;
 use herald_core::{ChannelError, Session, SessionState};
 use serde_json::Value;
 
@@ -39,11 +44,26 @@ pub async fn run(mut sink: impl StreamSink, mut stream: NotificationStream) {
             _ = cancel.cancelled() => break,
             e = stream.recv() => e,
         };
-        match event {
-            Some(StreamEvent::Frame { topic, body, .. }) => sink.frame(&topic, &body).await,
-            Some(StreamEvent::Gap { reason }) => sink.gap(&reason).await,
-            Some(StreamEvent::Connected { channel_id }) => tracing::debug!(%channel_id, "stream connected"),
+        let handled = match event {
+            Some(StreamEvent::Frame { topic, body, .. }) => {
+                AssertUnwindSafe(sink.frame(&topic, &body)).catch_unwind().await
+            }
+            Some(StreamEvent::Gap { reason }) => AssertUnwindSafe(sink.gap(&reason)).catch_unwind().await,
+            Some(StreamEvent::Connected { channel_id }) => {
+                tracing::debug!(%channel_id, "stream connected");
+                Ok(())
+            }
             Some(StreamEvent::Stopped) | None => break,
+        };
+        if let Err(payload) = handled {
+            let message = payload
+                .downcast_ref::<&str>()
+                .map(|s| (*s).to_string())
+                .or_else(|| payload.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "a panic without a message".to_string());
+            let integration = sink.channel().name.clone();
+            metrics::counter!("herald_ingest_panics_total", "integration" => integration.clone()).increment(1);
+            tracing::error!(%integration, panic = %message, "handling a stream event panicked; skipped it and carrying on");
         }
     }
     stream.stop();
@@ -128,5 +148,65 @@ impl ChannelState {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::channel::Profile;
+    use crate::config::ClientConfig;
+    use crate::sessions::MapperConfig;
+    use crate::GenesysClient;
+
+    struct Panicky {
+        state: ChannelState,
+        handled: Arc<AtomicUsize>,
+    }
+
+    #[async_trait]
+    impl StreamSink for Panicky {
+        fn channel(&self) -> &ChannelState {
+            &self.state
+        }
+        async fn frame(&mut self, topic: &str, _body: &Value) {
+            if topic == "boom" {
+                panic!("a frame nobody expected");
+            }
+            self.handled.fetch_add(1, Ordering::SeqCst);
+        }
+        async fn gap(&mut self, _reason: &str) {
+            panic!("a gap nobody expected");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_panicking_frame_or_gap_does_not_stop_ingestion() {
+        let environment = "http://127.0.0.1:9".parse().expect("environment");
+        let client = GenesysClient::new(ClientConfig::new(environment, "cid", "secret")).expect("client");
+        let profile = Profile {
+            label: "test",
+            noun: "conversation",
+            topic_suffix: ".conversations.messages",
+            not_found_hint: "",
+            lookup_failed: "",
+        };
+        let state = ChannelState::new("wm".into(), client, MapperConfig::new("wm"), profile);
+        let handled = Arc::new(AtomicUsize::new(0));
+        let (tx, rx) = tokio::sync::mpsc::channel(16);
+        let frame = |topic: &str| StreamEvent::Frame {
+            topic: topic.to_string(),
+            body: serde_json::json!({}),
+            received_at: Utc::now(),
+        };
+        for event in [frame("a"), frame("boom"), StreamEvent::Gap { reason: "reconnect".into() }, frame("b")] {
+            tx.send(event).await.expect("send");
+        }
+        tx.send(StreamEvent::Stopped).await.expect("send");
+        run(Panicky { state, handled: handled.clone() }, NotificationStream::from_events(rx)).await;
+        assert_eq!(handled.load(Ordering::SeqCst), 2, "the frames after the panics were still handled");
     }
 }

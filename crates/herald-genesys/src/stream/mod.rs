@@ -217,6 +217,12 @@ impl NotificationStream {
         Ok(NotificationStream { events: rx, health, cancel })
     }
 
+    /// A stream fed by the caller instead of a Genesys channel: replays of recorded frames, and tests of what an
+    /// ingest loop does with given events.
+    pub fn from_events(events: mpsc::Receiver<StreamEvent>) -> Self {
+        NotificationStream { events, health: Arc::new(HealthState::default()), cancel: CancellationToken::new() }
+    }
+
     /// The next event; `None` after [`StreamEvent::Stopped`].
     pub async fn recv(&mut self) -> Option<StreamEvent> {
         self.events.recv().await
