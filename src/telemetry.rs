@@ -17,6 +17,7 @@ pub fn metrics() -> Option<PrometheusHandle> {
                 .build_recorder();
             let handle = recorder.handle();
             metrics::set_global_recorder(recorder).ok()?;
+            describe_metrics();
             Some(handle)
         })
         .clone()
@@ -32,4 +33,41 @@ pub fn init_logging() {
     } else {
         builder.try_init()
     };
+}
+
+/// Every metric herald emits, with its unit and what it counts: rendered as `# HELP` lines, so `/metrics` passes
+/// `promtool check metrics`. A metric is listed only once it has been recorded.
+fn describe_metrics() {
+    use metrics::{describe_counter, describe_histogram, Unit};
+    let counters: &[(&str, &str)] = &[
+        ("herald_intake_total", "Notifications posted to the API, by integration and result (accepted, duplicate, refused)."),
+        ("herald_deliveries_total", "Outcomes of delivery steps by integration: delivered, failed, expired, deferred, retry, rate_limited."),
+        ("herald_outcome_unknown_total", "Attempts whose outcome was unknown (timeout or reset after the request was written, abandoned, crash); each is checked before any further attempt."),
+        ("herald_confirm_total", "Checks of attempts with an unknown outcome, by integration and result: found, not_found, failed, cannot_check."),
+        ("herald_attempts_abandoned_total", "Attempts abandoned at their deadline, by integration."),
+        ("herald_dispatch_worker_panics_total", "Delivery attempts that panicked (caught; the record is checked again)."),
+        ("herald_task_restarts_total", "Background tasks restarted by the supervisor after ending unexpectedly, by task."),
+        ("herald_ingest_panics_total", "Stream events whose handling panicked (caught; ingestion went on), by integration."),
+        ("herald_http_rejected_total", "API requests shed or timed out, by reason."),
+        ("herald_rule_notifications_total", "Notifications created by rules, by rule."),
+        ("herald_rule_suppressed_total", "Rule firings suppressed (cooldown, rate window, already fired, own message), by rule and reason."),
+        ("herald_rule_waits_evicted_total", "Queue-wait timers dropped because the rule engine's bound was reached."),
+        ("herald_teams_activities_refused_total", "Bot activities refused (tenant other than the configured one, bad token), by reason."),
+        ("herald_plugin_late_answers_total", "Plugin calls that answered after herald had abandoned them at their deadline, by integration."),
+        ("herald_plugin_events_dropped_total", "Events from plugins dropped because the host's bounded event queue was full, by integration."),
+    ];
+    for (name, help) in counters {
+        describe_counter!(*name, Unit::Count, *help);
+    }
+    let histograms: &[(&str, &str)] = &[
+        ("herald_intake_seconds", "Time to accept a notification durably (validation, fsync), in seconds."),
+        (
+            "herald_dispatch_overhead_seconds",
+            "Time from a record being due to its attempt leaving (the durable attempting mark), in seconds.",
+        ),
+        ("herald_delivery_seconds", "Time an adapter took for one delivery attempt, by integration, in seconds."),
+    ];
+    for (name, help) in histograms {
+        describe_histogram!(*name, Unit::Seconds, *help);
+    }
 }
