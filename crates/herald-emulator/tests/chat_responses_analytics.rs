@@ -26,12 +26,13 @@ async fn guest_chat_round_trip() {
     assert!(e.handle.control().conversation(&cid).expect("c").agent_ids.is_empty());
     let mut ws = channel_socket(&stream).await;
     // Agent joins (member event), guest sends, agent auto-replies.
-    next_matching(&mut ws, |f| {
+    let joined = next_matching(&mut ws, |f| {
         f["topicName"] == format!("v2.conversations.chats.{cid}.members")
             && f["eventBody"]["member"]["role"] == "AGENT"
             && f["eventBody"]["member"]["state"] == "CONNECTED"
     })
     .await;
+    assert_eq!(joined["metadata"]["type"], "member-change", "guest chat clients dispatch on metadata.type");
     let r = e
         .call_as(
             &jwt,
@@ -43,13 +44,25 @@ async fn guest_chat_round_trip() {
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(r.body["sender"]["id"], member.as_str());
     assert_eq!(r.body["bodyType"], "standard");
-    next_matching(&mut ws, |f| f["eventBody"]["body"] == "hello").await;
+    let hello = next_matching(&mut ws, |f| f["eventBody"]["body"] == "hello").await;
+    assert_eq!(hello["metadata"]["type"], "message");
+    assert_eq!(hello["eventBody"]["sender"]["role"], "CUSTOMER");
     let reply = next_matching(&mut ws, |f| {
         f["topicName"] == format!("v2.conversations.chats.{cid}.messages")
             && f["eventBody"]["sender"]["id"] != member.as_str()
     })
     .await;
     assert!(reply["eventBody"]["body"].is_string());
+    assert_eq!(reply["eventBody"]["sender"]["role"], "AGENT");
+    // A message the socket does not handle gets an explicit answer instead of silence.
+    use futures::SinkExt;
+    ws.send(tokio_tungstenite::tungstenite::Message::Text(r#"{"message":"subscribe"}"#.into())).await.expect("send");
+    let answer = next_matching(&mut ws, |f| {
+        f["topicName"] == "channel.metadata"
+            && f["eventBody"]["message"].as_str().is_some_and(|m| m.contains("unsupported socket message"))
+    })
+    .await;
+    assert!(answer["eventBody"]["message"].as_str().is_some_and(|m| m.contains("subscriptions")), "{answer}");
     // Agent side: generic GET shows chats[]; send via REST.
     let conv = e.get(&format!("/api/v2/conversations/{cid}")).await.body;
     let agent_comm = conv["participants"]
@@ -75,6 +88,22 @@ async fn guest_chat_round_trip() {
         .await;
     assert_eq!(r.fields(), vec!["body"]);
     assert_eq!(e.get(&format!("/api/v2/conversations/chats/{cid}")).await.status, 200);
+    // Paging back with `before`: newest first, then the page before the oldest one seen.
+    let base = format!("/api/v2/conversations/chats/{cid}/messages?sortOrder=descending");
+    let list = |q: String| {
+        let path = format!("{base}{q}");
+        let e = &e;
+        async move { e.get(&path).await }
+    };
+    let all = list(String::new()).await.body["entities"].as_array().cloned().unwrap_or_default();
+    assert!(all.len() >= 3, "{all:?}");
+    let first = list("&maxResults=2".into()).await.body["entities"].as_array().cloned().unwrap_or_default();
+    assert_eq!(first, all[..2].to_vec());
+    let oldest = first[1]["id"].as_str().expect("id");
+    let older = list(format!("&maxResults=2&before={oldest}")).await.body["entities"].as_array().cloned();
+    assert_eq!(older.unwrap_or_default(), all[2..all.len().min(4)].to_vec(), "the next page back");
+    list("&before=no-such-message".into()).await.assert_error(400, "invalid.query.param.value");
+    list("&maxResults=101".into()).await.assert_error(400, "invalid.query.param.value");
     let members = e.call_as(&jwt, "GET", &format!("/api/v2/webchat/guest/conversations/{cid}/members"), None).await;
     assert!(members.body["entities"].as_array().is_some_and(|m| m.iter().any(|m| m["role"] == "CUSTOMER")));
     // Bad JWT.

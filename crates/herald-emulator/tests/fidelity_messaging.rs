@@ -260,3 +260,41 @@ async fn outbound_conversation_rejects_webmessaging() {
         .await;
     again.assert_error(400, "bad.request");
 }
+
+/// Shapes the official SDKs require, found by foreign clients: `recordingState` in the SDK's enum, segments with an
+/// `endTime` once ended and no `howEnded: null` while live, `createdBy.version` on agent messages, and
+/// `GET /messages/{messageId}/details` mapping a message to its conversation.
+#[tokio::test]
+async fn sdk_required_shapes_and_message_details() {
+    let (e, _g, cid, comm) = routed().await;
+    let r = e.get(&format!("/api/v2/conversations/{cid}")).await;
+    assert_eq!(r.body["recordingState"], "NONE");
+    for p in r.body["participants"].as_array().expect("participants") {
+        for c in p["messages"].as_array().into_iter().flatten() {
+            for s in c["segments"].as_array().into_iter().flatten() {
+                assert!(s.get("howEnded").is_none_or(|h| !h.is_null()), "no null howEnded: {s}");
+                if c["state"] == "disconnected" {
+                    assert!(s["endTime"].is_string(), "an ended segment has its endTime: {c}");
+                    assert!(s["howEnded"].is_string(), "{c}");
+                } else {
+                    assert!(s.get("endTime").is_none(), "a live segment has no end: {c}");
+                }
+            }
+        }
+    }
+    let sent = e
+        .post(
+            &format!("/api/v2/conversations/messages/{cid}/communications/{comm}/messages"),
+            json!({"textBody": "details please"}),
+        )
+        .await;
+    assert_eq!(sent.status, 200, "{}", sent.body);
+    assert_eq!(sent.body["createdBy"]["version"], 1, "User.version is required by the SDK: {}", sent.body);
+    let mid = sent.body["id"].as_str().expect("message id");
+    let details = e.get(&format!("/api/v2/conversations/messages/{mid}/details")).await;
+    assert_eq!(details.status, 200, "{}", details.body);
+    assert_eq!(details.body["conversationId"], cid.as_str());
+    assert_eq!(details.body["id"], mid);
+    assert_eq!(details.body["normalizedMessage"]["text"], "details please");
+    e.get("/api/v2/conversations/messages/no-such-message/details").await.assert_error(404, "not.found");
+}

@@ -115,7 +115,8 @@ async fn oversized_body_answers_413() {
 #[tokio::test]
 async fn unknown_route_and_entity_answer_404_error_body() {
     let e = start().await;
-    e.get("/api/v2/nothing/here").await.assert_error(404, "not.found");
+    // An unknown route is told apart from a missing resource on a known route.
+    e.get("/api/v2/nothing/here").await.assert_error(404, "route.not.found");
     e.get("/api/v2/conversations/00000000-0000-0000-0000-000000000000").await.assert_error(404, "not.found");
 }
 

@@ -150,6 +150,7 @@ async fn session_expiry_via_virtual_clock() {
     e.handle.control().advance_clock(Duration::from_secs(259_201));
     let f = g.next(|f| f["class"] == "SessionExpiredEvent").await;
     assert_eq!(f["code"], 200);
+    assert_eq!(f["type"], "response", "the official transport's fixtures carry type `response`");
     wait_closed(&mut g.ws).await;
     // Reconnecting with the same token starts a new session.
     let (_g2, s) = e.guest("guest-d").await;

@@ -141,7 +141,7 @@ pub async fn typing(
     Ok(Json(body))
 }
 
-/// `GET …/chats/{id}/messages?maxResults&sortOrder`.
+/// `GET …/chats/{id}/messages?maxResults&sortOrder&before&after`.
 pub async fn messages(
     State(s): State<AppState>,
     _a: Authed,
@@ -159,7 +159,19 @@ pub async fn messages(
         .get(&id)
         .filter(|c| c.media == Media::Chat)
         .ok_or_else(|| ApiError::not_found("Conversation"))?;
-    let mut e: Vec<Value> = conv.transcript.iter().map(|m| events::message_json(conv, m)).collect();
+    // `before` / `after` name a message id: only messages older / newer than it (the SDK's paging).
+    let position = |key: &str| -> ApiResult<Option<usize>> {
+        match q.get(key) {
+            None => Ok(None),
+            Some(id) => conv.transcript.iter().position(|m| &m.id == id).map(Some).ok_or_else(|| {
+                ApiError::field("invalid.query.param.value", key, format!("{key} names no message of this chat"))
+            }),
+        }
+    };
+    let end = position("before")?.unwrap_or(conv.transcript.len());
+    let start = position("after")?.map_or(0, |i| i + 1);
+    let window = conv.transcript.get(start..end.max(start)).unwrap_or_default();
+    let mut e: Vec<Value> = window.iter().map(|m| events::message_json(conv, m)).collect();
     if desc {
         e.reverse();
     }

@@ -8,12 +8,13 @@ use crate::publish;
 use crate::state::Shared;
 use crate::world::conversation::{Conversation, Participant, State, TranscriptEntry};
 
-/// `WebChatMessage`.
+/// `WebChatMessage`; the sender carries its `role` like a `WebChatMemberInfo`.
 pub fn message_json(conv: &Conversation, m: &TranscriptEntry) -> Value {
+    let role = conv.participants.iter().find(|p| p.id == m.participant_id).map_or("WORKFLOW", |p| role_of(&p.purpose));
     json!({
         "id": m.id,
         "conversation": {"id": conv.id, "selfUri": format!("/api/v2/webchat/guest/conversations/{}", conv.id)},
-        "sender": {"id": m.communication_id},
+        "sender": {"id": m.communication_id, "role": role},
         "body": m.text,
         "bodyType": m.body_type,
         "timestamp": iso(m.time),
@@ -21,14 +22,19 @@ pub fn message_json(conv: &Conversation, m: &TranscriptEntry) -> Value {
     })
 }
 
-/// `WebChatMemberInfo` of a participant (its id is the chat communication id).
-pub fn member_json(conv: &Conversation, p: &Participant) -> Value {
-    let role = match p.purpose.as_str() {
+/// The `WebChatMemberInfo.role` of a participant purpose.
+fn role_of(purpose: &str) -> &'static str {
+    match purpose {
         "customer" => "CUSTOMER",
         "agent" => "AGENT",
         "acd" => "ACD",
         _ => "WORKFLOW",
-    };
+    }
+}
+
+/// `WebChatMemberInfo` of a participant (its id is the chat communication id).
+pub fn member_json(conv: &Conversation, p: &Participant) -> Value {
+    let role = role_of(&p.purpose);
     let state = match p.state {
         State::Connected => "CONNECTED",
         State::Alerting => "ALERTING",

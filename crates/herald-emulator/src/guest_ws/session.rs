@@ -65,7 +65,7 @@ pub fn expire(state: &AppState, world: &mut World) -> usize {
     let expired: Vec<String> = world.guests.values().filter(|s| s.expires_at <= now).map(|s| s.token.clone()).collect();
     for t in &expired {
         if let Some(s) = world.guests.remove(t) {
-            let frame = frames::envelope("message", "SessionExpiredEvent", 200, serde_json::json!({}), None);
+            let frame = frames::envelope("response", "SessionExpiredEvent", 200, serde_json::json!({}), None);
             for tx in s.sockets.values() {
                 let _ = tx.send(Outgoing::Text(frame.clone()));
                 let _ = tx.send(Outgoing::Close(1000, "session expired".into()));

@@ -77,12 +77,18 @@ fn too_large(limit: usize) -> Response {
     .into_response()
 }
 
-/// Fallback for unknown routes: 404 ErrorBody.
+/// Fallback for unknown routes: a 404 ErrorBody that cannot be mistaken for a missing resource on a known route
+/// (which answers `not.found`): code `route.not.found`, naming the method and path.
 pub async fn not_found(req: Request) -> Response {
     ApiError::new(
         StatusCode::NOT_FOUND,
-        "not.found",
-        format!("Unable to find a matching resource for {} {}", req.method(), req.uri().path()),
+        "route.not.found",
+        format!(
+            "No endpoint {} {}: Genesys Cloud has no such route, or the emulator does not emulate it; check the path \
+             against the API reference",
+            req.method(),
+            req.uri().path()
+        ),
     )
     .into_response()
 }

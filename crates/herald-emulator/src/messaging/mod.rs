@@ -34,6 +34,7 @@ pub fn router() -> Router<AppState> {
         .route("/api/v2/conversations/messages/{id}/communications/{cid}/messages", post(send::send))
         .route("/api/v2/conversations/messages/{id}/communications/{cid}/typing", post(send::typing))
         .route("/api/v2/conversations/messages/{id}/messages/{mid}", get(send::get_message))
+        .route("/api/v2/conversations/messages/{id}/details", get(send::get_message_details))
         .route("/api/v2/conversations/messaging/threadingtimeline", get(threading::get).put(threading::put))
         .route("/api/v2/webmessaging/messages", get(history::list))
 }

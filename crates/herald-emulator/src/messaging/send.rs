@@ -196,6 +196,23 @@ pub async fn get_message(
     Ok(Json(views::message_data(conv, m)))
 }
 
+/// `GET /api/v2/conversations/messages/{messageId}/details`: one message by its id alone (`MessageData`, with its
+/// `conversationId`), whichever conversation holds it — how a client maps a guest's message to its conversation.
+pub async fn get_message_details(
+    State(state): State<AppState>,
+    _auth: Authed,
+    Path(msg_id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    let world = state.world.lock();
+    world
+        .conversations
+        .values()
+        .filter(|c| c.media == Media::Message)
+        .find_map(|c| c.transcript.iter().find(|m| m.id == msg_id).map(|m| views::message_data(c, m)))
+        .map(Json)
+        .ok_or_else(|| ApiError::not_found("Message"))
+}
+
 /// `POST …/communications/{commId}/typing` — `{typing:{type:"On"}}` → 202.
 pub async fn typing(
     State(state): State<AppState>,

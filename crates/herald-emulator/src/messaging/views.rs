@@ -53,10 +53,13 @@ fn communication(conv: &Conversation, p: &Participant, c: &Communication) -> Val
         m.insert("roomId".into(), json!(format!("{}@conference.emulator", conv.id)));
         m.insert("startAlertingTime".into(), json!(iso(c.start)));
     }
-    m.insert(
-        "segments".into(),
-        json!([{"startTime": iso(c.start), "type": "Interact", "howEnded": c.disconnect_type}]),
-    );
+    // A live segment has no end yet (and no `howEnded`); an ended one has both.
+    let mut segment = Map::new();
+    segment.insert("startTime".into(), json!(iso(c.start)));
+    put(&mut segment, "endTime", c.end.map(|t| json!(iso(t))));
+    segment.insert("type".into(), json!("Interact"));
+    put(&mut segment, "howEnded", c.disconnect_type.as_ref().map(|d| json!(d)));
+    m.insert("segments".into(), json!([Value::Object(segment)]));
     Value::Object(m)
 }
 
@@ -124,7 +127,7 @@ pub fn generic(conv: &Conversation) -> Value {
     m.insert("participants".into(), Value::Array(parts));
     m.insert("conversationIds".into(), json!([]));
     m.insert("maxParticipants".into(), json!(conv.participants.len().max(2)));
-    m.insert("recordingState".into(), json!("none"));
+    m.insert("recordingState".into(), json!("NONE"));
     m.insert("divisions".into(), json!([]));
     m.insert("selfUri".into(), json!(format!("/api/v2/conversations/{}", conv.id)));
     Value::Object(m)
@@ -228,7 +231,7 @@ pub fn message_data(conv: &Conversation, m: &TranscriptEntry) -> Value {
         "selfUri": format!("/api/v2/conversations/messages/{}/messages/{}", conv.id, m.id),
     });
     if let Sender::Agent(uid) = &m.sender {
-        v["createdBy"] = json!({"id": uid, "selfUri": format!("/api/v2/users/{uid}")});
+        v["createdBy"] = json!({"id": uid, "version": 1, "selfUri": format!("/api/v2/users/{uid}")});
     }
     v
 }

@@ -73,13 +73,28 @@ struct Envelope<'a> {
 struct EnvelopeMetadata {
     #[serde(rename = "CorrelationId")]
     correlation_id: String,
+    /// Legacy chat frames carry the event kind here (`message`, `member-change`, `typing-indicator`); guest chat
+    /// clients dispatch on it.
+    #[serde(rename = "type", skip_serializing_if = "Option::is_none")]
+    kind: Option<&'static str>,
+}
+
+/// The `metadata.type` of a legacy chat topic (`v2.conversations.chats.{id}.messages|members|typing`).
+fn chat_event_type(topic: &str) -> Option<&'static str> {
+    let rest = topic.strip_prefix("v2.conversations.chats.")?;
+    match rest.rsplit('.').next()? {
+        "messages" => Some("message"),
+        "members" => Some("member-change"),
+        "typing" => Some("typing-indicator"),
+        _ => None,
+    }
 }
 
 /// Builds the notification envelope.
 pub fn envelope(topic: &str, body: &Value) -> String {
     let e = Envelope {
         event_body: body,
-        metadata: EnvelopeMetadata { correlation_id: uuid::Uuid::new_v4().to_string() },
+        metadata: EnvelopeMetadata { correlation_id: uuid::Uuid::new_v4().to_string(), kind: chat_event_type(topic) },
         topic_name: topic,
         version: "2",
     };

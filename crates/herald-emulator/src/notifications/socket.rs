@@ -50,8 +50,18 @@ async fn run(state: AppState, socket: WebSocket, channel_id: String) {
             msg = stream.next() => match msg {
                 Some(Ok(Message::Text(t))) => {
                     let v: Value = serde_json::from_str(t.as_str()).unwrap_or(Value::Null);
-                    if v.get("message").and_then(Value::as_str) == Some("ping") {
-                        let _ = tx.send(Outgoing::Text(metadata_frame("pong")));
+                    match v.get("message").and_then(Value::as_str) {
+                        Some("ping") => {
+                            let _ = tx.send(Outgoing::Text(metadata_frame("pong")));
+                        }
+                        // Subscriptions are made over HTTP; say so instead of staying silent.
+                        Some(other) => {
+                            let _ = tx.send(Outgoing::Text(metadata_frame(&format!(
+                                "unsupported socket message `{other}`: only `ping` is answered here; subscribe with \
+                                 PUT or POST /api/v2/notifications/channels/{{channelId}}/subscriptions"
+                            ))));
+                        }
+                        None => {}
                     }
                 }
                 Some(Ok(_)) => {}
