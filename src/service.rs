@@ -8,10 +8,11 @@ use std::time::Duration;
 
 use chrono::Utc;
 use herald_core::store::memory::{MemoryOutbox, MemorySessionStore};
+use herald_core::store::memory_state::MemoryStateStore;
 use herald_core::store::sled::{SledOptions, SledStore};
 use herald_core::{
     ChannelContext, ConfigProblem, Event, EventKind, EventSink, NotificationStatus, Outbox, OutboxFilter, SessionState,
-    SessionStore, Transition,
+    SessionStore, StateStore, Transition,
 };
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -20,7 +21,7 @@ use tracing::{error, info, warn};
 use crate::api::{self, AppState};
 use crate::config::LoadedConfig;
 use crate::dispatcher::{Channels, Dispatcher, Route};
-use crate::rules::RuleEngine;
+use crate::rules::{MarkingOutbox, RuleEngine};
 
 /// Why the service could not start.
 #[derive(Debug, thiserror::Error)]
@@ -88,14 +89,18 @@ impl RunningService {
     }
 }
 
-/// The session store and the outbox (one backend may serve both).
-pub type Stores = (Arc<dyn SessionStore>, Arc<dyn Outbox>);
+/// The session store, the outbox and the state store (one backend may serve all three).
+pub type Stores = (Arc<dyn SessionStore>, Arc<dyn Outbox>, Arc<dyn StateStore>);
 
 /// Open the store named by the config.
 pub fn open_store(loaded: &LoadedConfig) -> Result<Stores, ServiceError> {
     let path = &loaded.config.store.path;
     if path.as_os_str() == ":memory:" {
-        return Ok((Arc::new(MemorySessionStore::default()), Arc::new(MemoryOutbox::default())));
+        return Ok((
+            Arc::new(MemorySessionStore::default()),
+            Arc::new(MemoryOutbox::default()),
+            Arc::new(MemoryStateStore::default()),
+        ));
     }
     let options = SledOptions {
         group_commit_max_delay: Duration::from_micros(loaded.config.store.commit_delay_us),
@@ -104,7 +109,7 @@ pub fn open_store(loaded: &LoadedConfig) -> Result<Stores, ServiceError> {
     };
     let store = SledStore::open(path, options)
         .map_err(|source| ServiceError::Store { path: path.display().to_string(), source })?;
-    Ok((Arc::new(store.clone()), Arc::new(store)))
+    Ok((Arc::new(store.clone()), Arc::new(store.clone()), Arc::new(store)))
 }
 
 /// Build every integration through the registry the config was loaded with (built-ins and plugins).
@@ -135,7 +140,9 @@ pub fn build_routes(loaded: &LoadedConfig) -> Result<Channels, ServiceError> {
 /// Integrations are built from `loaded.registry` (the built-in kinds plus the plugins the config names).
 pub async fn start(loaded: LoadedConfig) -> Result<RunningService, ServiceError> {
     crate::tls::install_crypto_provider();
-    let (sessions, outbox) = open_store(&loaded)?;
+    let (sessions, outbox, state) = open_store(&loaded)?;
+    // Deliveries are recorded as herald's own messages, so no rule answers them.
+    let outbox: Arc<dyn Outbox> = Arc::new(MarkingOutbox::new(outbox, state.clone()));
     let routes = Arc::new(build_routes(&loaded)?);
     let config = &loaded.config;
     let shutdown = CancellationToken::new();
@@ -155,6 +162,7 @@ pub async fn start(loaded: LoadedConfig) -> Result<RunningService, ServiceError>
         let ctx = ChannelContext {
             events: EventSink::new(name.clone(), events_tx.clone()),
             sessions: sessions.clone(),
+            state: state.clone(),
             shutdown: shutdown.child_token(),
         };
         if let Err(e) = route.channel.start(ctx).await {
@@ -162,7 +170,8 @@ pub async fn start(loaded: LoadedConfig) -> Result<RunningService, ServiceError>
         }
     }
 
-    let rules = RuleEngine::new(config.rules.clone(), outbox.clone(), sessions.clone(), dispatcher.clone());
+    let rules =
+        RuleEngine::new(config.rules.clone(), outbox.clone(), sessions.clone(), state.clone(), dispatcher.clone());
     let background = vec![
         tokio::spawn(event_loop(events_rx, sessions.clone(), dispatcher.clone(), rules.clone())),
         tokio::spawn(rules.clone().run_timers(shutdown.child_token())),
