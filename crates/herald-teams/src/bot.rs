@@ -182,6 +182,19 @@ impl Bot {
         if aad.is_empty() {
             return "Teams did not say who you are (no aadObjectId); linking is not possible here.".into();
         }
+        // Ownership first: a link someone holds is never handed to another Teams user, whoever they are.
+        match (self.refs.teams_of(id).await, self.refs.genesys_of(aad).await) {
+            (Ok(Some(owner)), _) if owner != aad => {
+                tracing::warn!(genesys_user = id, "refused a link: the Genesys user is linked to another Teams user");
+                return format!("Genesys Cloud user `{id}` is already linked to someone else; ask an operator.");
+            }
+            (Ok(Some(_)), _) => return format!("You are already linked to Genesys user {id}."),
+            (Ok(None), Ok(Some(current))) => {
+                return format!("You are already linked to Genesys user {current}. Send `unlink` first.")
+            }
+            (Err(_), _) | (_, Err(_)) => return UNAVAILABLE.into(),
+            (Ok(None), Ok(None)) => {}
+        }
         let Some(identity) = &self.identity else {
             return "Linking through the bot needs herald's Genesys Cloud and Graph connections to prove who you are; \
                     ask an operator to link you."

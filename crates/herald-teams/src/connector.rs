@@ -300,7 +300,7 @@ mod tests {
         let parse = |s: &'static str| parse_retry_after(Some(&reqwest::header::HeaderValue::from_static(s)));
         assert_eq!(parse("-1"), None, "negative");
         assert_eq!(parse("NaN"), None, "not a number");
-        assert_eq!(parse("inf"), None, "infinite");
+        assert_eq!(parse("inf"), Some(herald_core::retry::MAX_RETRY_AFTER), "infinite is clamped");
         assert_eq!(parse("soon"), None, "garbage");
         assert_eq!(parse("1e300"), Some(herald_core::retry::MAX_RETRY_AFTER), "huge is clamped, not a panic");
         assert_eq!(parse("99999999999999999999"), Some(herald_core::retry::MAX_RETRY_AFTER));
