@@ -87,10 +87,7 @@ async fn accepted_notification_is_delivered_with_history() {
         .await
         .expect("send");
     assert_eq!(resp.status().as_u16(), 422);
-    assert_eq!(
-        resp.headers().get("content-type").and_then(|v| v.to_str().ok()),
-        Some("application/problem+json")
-    );
+    assert_eq!(resp.headers().get("content-type").and_then(|v| v.to_str().ok()), Some("application/problem+json"));
     let problem: Value = resp.json().await.expect("problem");
     assert_eq!(problem["field"], "Idempotency-Key", "{problem}");
     assert!(problem["detail"].as_str().is_some_and(|d| d.contains("`order-1`")), "{problem}");

@@ -135,10 +135,7 @@ async fn a_second_user_cannot_take_over_an_agents_link() {
     }
     let takeover = ActivityKind::Message { text: format!("link {ALICE}") };
     assert_eq!(world.send_to_bot(&env.bot_url(), MALLORY_AAD, &takeover, Forgery::None).await, Ok(200));
-    assert!(
-        until(|| async { !world.transcript(MALLORY_AAD).is_empty() }).await,
-        "the bot answers the link command"
-    );
+    assert!(until(|| async { !world.transcript(MALLORY_AAD).is_empty() }).await, "the bot answers the link command");
     let answer = world.transcript(MALLORY_AAD).remove(0).text;
     assert!(answer.contains("already linked to someone else"), "{answer}");
     assert!(!answer.contains("Linked:"), "{answer}");

@@ -86,5 +86,8 @@ pub fn problem(text: &str, e: &toml::de::Error) -> ConfigProblem {
     let table = loc.table.as_deref().map_or("the top level".to_string(), |t| format!("table `{t}`"));
     let key = loc.key.as_deref().map(|k| format!(", key `{k}`")).unwrap_or_default();
     let where_ = format!("line {}, column {} (in {table}{key})", loc.line, loc.column);
-    ConfigProblem::new(if path.is_empty() { "(syntax)".to_string() } else { path }, format!("TOML syntax error at {where_}: {msg}"))
+    ConfigProblem::new(
+        if path.is_empty() { "(syntax)".to_string() } else { path },
+        format!("TOML syntax error at {where_}: {msg}"),
+    )
 }

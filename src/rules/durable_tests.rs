@@ -10,8 +10,8 @@ use herald_core::store::memory::{MemoryOutbox, MemorySessionStore};
 use herald_core::store::memory_state::MemoryStateStore;
 use herald_core::store::sled::{SledOptions, SledStore};
 use herald_core::{
-    Event, EventKind, Notification, NotificationStatus, Outbox, OutboxFilter, Receipt, SessionState,
-    StateStore, Target, Transition,
+    Event, EventKind, Notification, NotificationStatus, Outbox, OutboxFilter, Receipt, SessionState, StateStore,
+    Target, Transition,
 };
 
 use super::tests::{feed, rules, session};

@@ -24,8 +24,8 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use chrono::{DateTime, Duration, Utc};
 use herald_core::{
-    CasOutcome, Enqueued, Notification, NotificationStatus, Outbox, OutboxFilter, OutboxRecord, StateStore,
-    StoreError, Transition,
+    CasOutcome, Enqueued, Notification, NotificationStatus, Outbox, OutboxFilter, OutboxRecord, StateStore, StoreError,
+    Transition,
 };
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;

@@ -136,7 +136,8 @@ impl RuleEngine {
         let mut after = None;
         let mut count = 0;
         while count < super::waits::MAX_WAITING {
-            let query = SessionQuery { state: Some(SessionState::Queued), after: after.clone(), ..SessionQuery::default() };
+            let query =
+                SessionQuery { state: Some(SessionState::Queued), after: after.clone(), ..SessionQuery::default() };
             let page = match self.inner.sessions.query(&query).await {
                 Ok(p) => p,
                 Err(e) => {
@@ -294,7 +295,9 @@ impl RuleEngine {
             let target_key = target.ordering_key(&rule.action.integration);
             let now = Utc::now();
             let a = &rule.action;
-            if let Err(why) = self.inner.state.admit(&rule.name, &target_key, a.cooldown_secs, a.max_per_minute, now).await {
+            if let Err(why) =
+                self.inner.state.admit(&rule.name, &target_key, a.cooldown_secs, a.max_per_minute, now).await
+            {
                 metrics::counter!("herald_rule_suppressed_total", "rule" => rule.name.clone(), "why" => why.label())
                     .increment(1);
                 if why == Suppressed::Store {
@@ -309,7 +312,10 @@ impl RuleEngine {
                 target,
                 content: content.clone(),
                 created_at: now,
-                expires_at: rule.action.expires_in_secs.map(|s| herald_core::retry::add_to(now, Duration::from_secs(s))),
+                expires_at: rule
+                    .action
+                    .expires_in_secs
+                    .map(|s| herald_core::retry::add_to(now, Duration::from_secs(s))),
                 closed_policy: rule.action.closed_policy,
                 rule: Some(rule.name.clone()),
             };

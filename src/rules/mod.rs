@@ -22,6 +22,6 @@ pub use config::{RuleAction, RuleConditions, RuleConfig, RuleTarget};
 pub use echo::{EchoMarks, MarkingOutbox, SendWindow};
 pub use engine::RuleEngine;
 pub use state::RuleState;
-pub use waits::MAX_WAITING;
 pub use time_window::TimeWindow;
 pub use validate::{validate_rules, variables_for, EVENTS};
+pub use waits::MAX_WAITING;

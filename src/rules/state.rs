@@ -168,7 +168,9 @@ impl RuleState {
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
         let expires = now + Duration::hours(EPISODE_TTL_HOURS);
-        self.store.put(NAMESPACE, &fired_key(rule, conversation, since), json!({"at": now}), Some(expires), now).await?;
+        self.store
+            .put(NAMESPACE, &fired_key(rule, conversation, since), json!({"at": now}), Some(expires), now)
+            .await?;
         Ok(())
     }
 }

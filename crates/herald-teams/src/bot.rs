@@ -119,16 +119,17 @@ impl Bot {
         }
         if !aad.is_empty() {
             let tenant = a.tenant_id().unwrap_or_default();
-            self.refs.upsert(ConversationReference {
-                teams_user_id: a.from.id.clone(),
-                aad_object_id: aad.clone(),
-                tenant_id: tenant,
-                service_url: a.service_url.clone(),
-                conversation_id: a.is_personal().then(|| a.conversation.id.clone()),
-                bot_id: a.recipient.as_ref().map(|r| r.id.clone()).unwrap_or_else(|| format!("28:{}", self.app_id)),
-                updated_at: Utc::now(),
-            })
-            .await?;
+            self.refs
+                .upsert(ConversationReference {
+                    teams_user_id: a.from.id.clone(),
+                    aad_object_id: aad.clone(),
+                    tenant_id: tenant,
+                    service_url: a.service_url.clone(),
+                    conversation_id: a.is_personal().then(|| a.conversation.id.clone()),
+                    bot_id: a.recipient.as_ref().map(|r| r.id.clone()).unwrap_or_else(|| format!("28:{}", self.app_id)),
+                    updated_at: Utc::now(),
+                })
+                .await?;
         }
         if a.kind == "message" {
             let bot = self.clone();

@@ -210,7 +210,8 @@ impl Connector {
                         .into());
                     }
                     attempt += 1;
-                    let wait = retry_after.map_or_else(|| self.backoff(attempt), |w| w.min(self.policy.max_retry_after));
+                    let wait =
+                        retry_after.map_or_else(|| self.backoff(attempt), |w| w.min(self.policy.max_retry_after));
                     tokio::time::sleep(wait).await;
                     continue;
                 }

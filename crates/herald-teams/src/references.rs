@@ -259,7 +259,8 @@ impl ReferenceStore {
         }
         // The reverse entry: a concurrent `link` of the same Teams user to another Genesys user loses here and
         // gives its claim back.
-        let reverse = store.put_if_absent(&self.namespace, &reverse_key(aad_id), json!(genesys_user_id), None, now).await;
+        let reverse =
+            store.put_if_absent(&self.namespace, &reverse_key(aad_id), json!(genesys_user_id), None, now).await;
         match reverse {
             Ok(Ok(_)) => Ok(()),
             Ok(Err(existing)) => {

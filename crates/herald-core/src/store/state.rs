@@ -147,12 +147,7 @@ pub(crate) fn next_entry(
     value: serde_json::Value,
     expires_at: Option<DateTime<Utc>>,
 ) -> StateEntry {
-    StateEntry {
-        key: key.to_string(),
-        value,
-        expires_at,
-        version: current.map_or(1, |c| c.version.saturating_add(1)),
-    }
+    StateEntry { key: key.to_string(), value, expires_at, version: current.map_or(1, |c| c.version.saturating_add(1)) }
 }
 
 /// Whether `current` (possibly expired at `now`) matches the expectation of a compare-and-set.

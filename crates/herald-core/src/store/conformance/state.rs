@@ -29,7 +29,10 @@ pub async fn state_put_get_versions_and_namespaces<H: Harness>(h: &H) {
     assert!(ok(s.delete("rules", "k").await, "delete"), "delete says it removed the entry");
     assert!(!ok(s.delete("rules", "k").await, "delete again"), "a second delete finds nothing");
     assert_eq!(ok(s.get("rules", "k", at(3)).await, "get deleted"), None);
-    assert!(ok(s.get("teams", "k", at(3)).await, "get other").is_some(), "deleting one namespace's key keeps the other");
+    assert!(
+        ok(s.get("teams", "k", at(3)).await, "get other").is_some(),
+        "deleting one namespace's key keeps the other"
+    );
     assert!(s.put("", "k", json!(1), None, at(0)).await.is_err(), "an empty namespace is refused");
     assert!(s.put("a\0b", "k", json!(1), None, at(0)).await.is_err(), "a namespace with NUL is refused");
 }
@@ -154,7 +157,10 @@ pub async fn state_list_pages_with_cursor<H: Harness>(h: &H) {
     let expected: Vec<String> = (0..n).map(|i| format!("a/{i:05}")).collect();
     assert_eq!(all, expected, "pages cover the prefix once, in key order, nothing of other prefixes or namespaces");
     assert_eq!(ok(s.list("ns", "a/", None, 100_000, at(0)).await, "list huge").len(), MAX_PAGE, "never above MAX_PAGE");
-    assert_eq!(keys(&ok(s.list("ns", "a/", Some("a/00005"), 2, at(0)).await, "list after")), vec!["a/00006", "a/00007"]);
+    assert_eq!(
+        keys(&ok(s.list("ns", "a/", Some("a/00005"), 2, at(0)).await, "list after")),
+        vec!["a/00006", "a/00007"]
+    );
     assert_eq!(keys(&ok(s.list("ns", "b/", Some("a/99999"), 0, at(0)).await, "cursor before prefix")), vec!["b/1"]);
     assert!(ok(s.list("ns", "c/", None, 0, at(0)).await, "list empty prefix").is_empty());
 }

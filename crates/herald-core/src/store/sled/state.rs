@@ -79,7 +79,9 @@ impl StateStore for SledStore {
     ) -> Result<StateEntry, StoreError> {
         match self.state_swap(namespace, key, |_| true, value, expires_at).await? {
             Ok(entry) => Ok(entry),
-            Err(_) => Err(StoreError::Backend(format!("state `{namespace}/{key}`: an unconditional write was refused"))),
+            Err(_) => {
+                Err(StoreError::Backend(format!("state `{namespace}/{key}`: an unconditional write was refused")))
+            }
         }
     }
 
