@@ -125,7 +125,8 @@ cooldown_secs = 3600
 async fn herald_own_agentless_message_does_not_trigger_the_queue_wait_rule() {
     let state: Arc<dyn StateStore> = Arc::new(MemoryStateStore::new());
     let sessions = Arc::new(MemorySessionStore::new());
-    let outbox: Arc<dyn Outbox> = Arc::new(MarkingOutbox::new(Arc::new(MemoryOutbox::new()), state.clone()));
+    let marking = Arc::new(MarkingOutbox::new(Arc::new(MemoryOutbox::new()), state.clone()));
+    let outbox: Arc<dyn Outbox> = marking.clone();
     let engine =
         RuleEngine::new(rules(GREETING), outbox.clone(), sessions.clone(), state.clone(), paused(outbox.clone()));
 
@@ -152,6 +153,7 @@ async fn herald_own_agentless_message_does_not_trigger_the_queue_wait_rule() {
         delivered_at: sent + Duration::milliseconds(700),
     });
     outbox.transition(id, delivered).await.expect("delivered");
+    marking.settled().await;
 
     let mut grace = session("conv-grace", "grace", None, SessionState::Queued);
     grace.queued_at = Some(sent + Duration::milliseconds(400)); // routed while herald's send was in flight

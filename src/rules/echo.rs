@@ -128,15 +128,27 @@ impl EchoMarks {
 
 /// An [`Outbox`] that records herald's deliveries as send marks ([`EchoMarks`]) and otherwise passes every call
 /// through. The service gives the dispatcher this wrapper around the store's outbox.
+///
+/// The mark is written in the background, so a delivery's transition returns as fast as before (the dispatcher's
+/// next send in the conversation does not wait for a second store write); it is needed only when a rule would fire,
+/// at the earliest `wait_secs` later. A crash between the delivery and its mark loses the mark.
 pub struct MarkingOutbox {
     inner: Arc<dyn Outbox>,
     marks: EchoMarks,
+    pending: tokio_util::task::TaskTracker,
 }
 
 impl MarkingOutbox {
     /// Wrap `inner`, recording marks in `state`.
     pub fn new(inner: Arc<dyn Outbox>, state: Arc<dyn StateStore>) -> Self {
-        MarkingOutbox { inner, marks: EchoMarks::new(state) }
+        MarkingOutbox { inner, marks: EchoMarks::new(state), pending: tokio_util::task::TaskTracker::new() }
+    }
+
+    /// Wait until every mark of the deliveries recorded so far is written (tests; shutdown).
+    pub async fn settled(&self) {
+        self.pending.close();
+        self.pending.wait().await;
+        self.pending.reopen();
     }
 }
 
@@ -158,7 +170,8 @@ impl Outbox for MarkingOutbox {
         let delivered = transition.status == NotificationStatus::Delivered;
         let record = self.inner.transition(id, transition).await?;
         if delivered {
-            self.marks.record_delivered(&record).await;
+            let (marks, delivered) = (self.marks.clone(), record.clone());
+            self.pending.spawn(async move { marks.record_delivered(&delivered).await });
         }
         Ok(record)
     }
