@@ -183,3 +183,26 @@ async fn an_activity_of_another_tenant_is_refused_with_403() {
     );
     assert_eq!(references(&env).await, "1 stored");
 }
+
+#[tokio::test]
+async fn a_user_cannot_link_a_genesys_user_who_is_not_provably_them() {
+    // Bob's Genesys user is free (no link), but nothing in the directory says Mallory is Bob.
+    const BOB: &str = "22222222-bbbb-4bbb-8bbb-000000000002";
+    let env = Env::start(Options {
+        presence: true,
+        users: vec![MALLORY_AAD.into()],
+        agents: vec![BOB.into()],
+        ..Options::default()
+    })
+    .await;
+    let world = env.teams.world();
+    let link = ActivityKind::Message { text: format!("link {BOB}") };
+    assert_eq!(world.send_to_bot(&env.bot_url(), MALLORY_AAD, &link, Forgery::None).await, Ok(200));
+    assert!(until(|| async { !world.transcript(MALLORY_AAD).is_empty() }).await, "the bot answers");
+    let answer = world.transcript(MALLORY_AAD).remove(0).text;
+    assert!(answer.contains("is not you"), "{answer}");
+    let status = ActivityKind::Message { text: "status".into() };
+    assert_eq!(world.send_to_bot(&env.bot_url(), MALLORY_AAD, &status, Forgery::None).await, Ok(200));
+    assert!(until(|| async { world.transcript(MALLORY_AAD).len() == 2 }).await);
+    assert!(world.transcript(MALLORY_AAD)[1].text.contains("not linked"), "nothing was linked");
+}

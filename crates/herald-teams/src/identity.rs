@@ -57,7 +57,12 @@ impl IdentityCheck {
         let Some(email) = email.filter(|e| !e.is_empty()) else {
             return Ok(Identity::Different { genesys_email: None });
         };
-        let addresses = self.graph.user_addresses(aad_id).await?;
+        let addresses = match self.graph.user_addresses(aad_id).await {
+            Ok(a) => a,
+            // The directory does not know the sender: nothing proves who they are.
+            Err(ChannelError::NotFound { .. }) => Vec::new(),
+            Err(e) => return Err(e),
+        };
         Ok(same_person(&email, &addresses))
     }
 }
