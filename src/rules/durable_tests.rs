@@ -171,8 +171,8 @@ async fn herald_own_agentless_message_does_not_trigger_the_queue_wait_rule() {
     // The greeting herald just sent into Ana's conversation does not make her episode herald's: a second
     // queue-wait rule with a later threshold would still fire (the send window does not contain her queue start).
     let marks = super::EchoMarks::new(state);
-    assert!(!marks.began_with_herald("web", "conv-ana", sent).await.expect("check"));
-    assert!(marks.began_with_herald("web", "conv-grace", sent + Duration::milliseconds(400)).await.expect("check"));
+    assert!(!marks.began_with_herald("conv-ana", sent).await.expect("check"));
+    assert!(marks.began_with_herald("conv-grace", sent + Duration::milliseconds(400)).await.expect("check"));
 }
 
 #[tokio::test]

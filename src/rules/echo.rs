@@ -7,7 +7,8 @@
 //!
 //! - [`MarkingOutbox`] wraps the outbox the dispatcher writes to. When a notification becomes `delivered` and its
 //!   receipt names a conversation, it records in the state store (namespace [`NAMESPACE`], key
-//!   `<integration>/<conversation>`) the send window `[attempt started, delivered]` of that message.
+//!   the conversation id) the send window `[attempt started, delivered]` of that message. Conversation ids are
+//!   unique upstream, so the mark does not depend on which integration delivered or which one reports the episode.
 //! - Before a rule fires for an event that carries a session, the engine asks [`EchoMarks::began_with_herald`]:
 //!   did the episode the event is about (the waiting episode for `queue_wait_exceeded`, the conversation itself for
 //!   `session_opened`) begin inside one of herald's send windows (± [`CLOCK_SKEW_SECS`], Genesys' clock against
@@ -56,22 +57,18 @@ pub struct EchoMarks {
     store: Arc<dyn StateStore>,
 }
 
-fn key(integration: &str, conversation: &str) -> String {
-    format!("{integration}/{conversation}")
-}
-
 impl EchoMarks {
     /// Marks kept in `store`.
     pub fn new(store: Arc<dyn StateStore>) -> Self {
         EchoMarks { store }
     }
 
-    /// Record that herald sent a message into `conversation` of `integration` within `window`.
-    pub async fn record(&self, integration: &str, conversation: &str, window: SendWindow) -> Result<(), StoreError> {
-        let key = key(integration, conversation);
+    /// Record that herald sent a message into `conversation` within `window`.
+    pub async fn record(&self, conversation: &str, window: SendWindow) -> Result<(), StoreError> {
+        let key = conversation;
         let now = Utc::now();
         for _ in 0..MAX_CAS_RETRIES {
-            let current = self.store.get(NAMESPACE, &key, now).await?;
+            let current = self.store.get(NAMESPACE, key, now).await?;
             let (expected, mut windows) = match current {
                 Some(e) => (Some(e.version), serde_json::from_value::<Vec<SendWindow>>(e.value).unwrap_or_default()),
                 None => (None, Vec::new()),
@@ -83,7 +80,7 @@ impl EchoMarks {
             }
             let value = serde_json::to_value(&windows).map_err(|e| StoreError::Backend(e.to_string()))?;
             let expires = now + Duration::hours(MARK_TTL_HOURS);
-            match self.store.compare_and_set(NAMESPACE, &key, expected, value, Some(expires), now).await? {
+            match self.store.compare_and_set(NAMESPACE, key, expected, value, Some(expires), now).await? {
                 CasOutcome::Written(_) => return Ok(()),
                 CasOutcome::Conflict(_) => continue,
             }
@@ -92,13 +89,8 @@ impl EchoMarks {
     }
 
     /// Whether an episode of `conversation` that began at `start` began inside one of herald's send windows.
-    pub async fn began_with_herald(
-        &self,
-        integration: &str,
-        conversation: &str,
-        start: DateTime<Utc>,
-    ) -> Result<bool, StoreError> {
-        let Some(entry) = self.store.get(NAMESPACE, &key(integration, conversation), Utc::now()).await? else {
+    pub async fn began_with_herald(&self, conversation: &str, start: DateTime<Utc>) -> Result<bool, StoreError> {
+        let Some(entry) = self.store.get(NAMESPACE, conversation, Utc::now()).await? else {
             return Ok(false);
         };
         let windows: Vec<SendWindow> = serde_json::from_value(entry.value).unwrap_or_default();
@@ -118,8 +110,7 @@ impl EchoMarks {
             .find(|c| c.status == NotificationStatus::Attempting)
             .map_or(record.notification.created_at, |c| c.at);
         let window = SendWindow { from: from.min(delivered), to: delivered };
-        let integration = &record.notification.integration;
-        if let Err(e) = self.record(integration, conversation, window).await {
+        if let Err(e) = self.record(conversation, window).await {
             tracing::warn!(notification = %record.id(), conversation, error = %e,
                 "could not record herald's own message; a rule may take it for a customer's");
         }

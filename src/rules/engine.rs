@@ -255,7 +255,7 @@ impl RuleEngine {
     /// Whether the event is about an episode herald's own message began (then no rule fires for it).
     async fn own_echo(&self, rule: &RuleConfig, event: &Event) -> bool {
         let Some((session, start)) = episode_start(event) else { return false };
-        match self.inner.echo.began_with_herald(&event.integration, &session.conversation_id, start).await {
+        match self.inner.echo.began_with_herald(&session.conversation_id, start).await {
             Ok(false) => false,
             Ok(true) => {
                 info!(rule = %rule.name, conversation = %session.conversation_id, event = event.kind.name(),
