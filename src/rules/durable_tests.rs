@@ -132,11 +132,43 @@ async fn herald_own_agentless_message_does_not_trigger_the_queue_wait_rule() {
 
     // 90 s ago herald sent Grace an agentless follow-up; Genesys put her conversation back in the queue.
     let sent = Utc::now() - Duration::seconds(90);
+    deliver_own(outbox.as_ref(), "grace", "conv-grace", sent).await;
+    // The same for Gina, whose re-opened conversation still carries the `queued_at` of its first routing.
+    deliver_own(outbox.as_ref(), "gina", "conv-gina", sent).await;
+    marking.settled().await;
+
+    let mut grace = session("conv-grace", "grace", None, SessionState::Queued);
+    grace.queued_at = Some(sent + Duration::milliseconds(400)); // routed while herald's send was in flight
+    let mut ana = session("conv-ana", "ana", None, SessionState::Queued);
+    ana.queued_at = Some(sent); // waiting on her own at the same time
+    for s in [&grace, &ana] {
+        feed(&engine, sessions.as_ref(), Event::now("web", EventKind::SessionOpened { session: s.clone() })).await;
+    }
+    let mut gina = session("conv-gina", "gina", None, SessionState::Queued);
+    gina.queued_at = Some(sent - Duration::seconds(600));
+    let mut back_in_queue = Event::now("web", EventKind::SessionUpdated { session: gina });
+    back_in_queue.at = sent + Duration::milliseconds(800); // when herald saw it come back
+    feed(&engine, sessions.as_ref(), back_in_queue).await;
+    let created = engine.check_waits().await;
+    assert_eq!(created.len(), 1, "only Ana, who is waiting on her own, is greeted (not Grace, not Gina)");
+    let greeting = outbox.get(created[0]).await.expect("get").expect("record");
+    assert_eq!(greeting.notification.target, Target::Conversation { id: "conv-ana".into() });
+    assert!(engine.check_waits().await.is_empty(), "Grace's episode is settled, not re-checked forever");
+
+    // The greeting herald just sent into Ana's conversation does not make her episode herald's: a second
+    // queue-wait rule with a later threshold would still fire (the send window does not contain her queue start).
+    let marks = super::EchoMarks::new(state);
+    assert!(!marks.began_with_herald("conv-ana", &[sent]).await.expect("check"));
+    assert!(marks.began_with_herald("conv-grace", &[sent + Duration::milliseconds(400)]).await.expect("check"));
+}
+
+/// Record a notification herald delivered agentless to `customer`, landing in `conversation`, attempted at `sent`.
+async fn deliver_own(outbox: &dyn Outbox, customer: &str, conversation: &str, sent: chrono::DateTime<Utc>) {
     let notification = Notification {
         id: uuid::Uuid::new_v4(),
         idempotency_key: None,
         integration: "web".into(),
-        target: Target::Customer { id: "grace".into() },
+        target: Target::Customer { id: customer.into() },
         content: herald_core::Content::Text { text: "How did we do?".into() },
         created_at: sent - Duration::seconds(1),
         expires_at: None,
@@ -147,32 +179,12 @@ async fn herald_own_agentless_message_does_not_trigger_the_queue_wait_rule() {
     outbox.transition(id, Transition::to(NotificationStatus::Attempting, sent, "attempt 1")).await.expect("attempting");
     let mut delivered = Transition::to(NotificationStatus::Delivered, sent + Duration::seconds(1), "delivered");
     delivered.receipt = Some(Receipt {
-        upstream_message_id: Some("msg-grace-1".into()),
-        conversation_id: Some("conv-grace".into()),
+        upstream_message_id: Some(format!("msg-{customer}")),
+        conversation_id: Some(conversation.into()),
         route: "agentless".into(),
         delivered_at: sent + Duration::milliseconds(700),
     });
     outbox.transition(id, delivered).await.expect("delivered");
-    marking.settled().await;
-
-    let mut grace = session("conv-grace", "grace", None, SessionState::Queued);
-    grace.queued_at = Some(sent + Duration::milliseconds(400)); // routed while herald's send was in flight
-    let mut ana = session("conv-ana", "ana", None, SessionState::Queued);
-    ana.queued_at = Some(sent); // waiting on her own at the same time
-    for s in [&grace, &ana] {
-        feed(&engine, sessions.as_ref(), Event::now("web", EventKind::SessionOpened { session: s.clone() })).await;
-    }
-    let created = engine.check_waits().await;
-    assert_eq!(created.len(), 1, "only Ana, who is waiting on her own, is greeted");
-    let greeting = outbox.get(created[0]).await.expect("get").expect("record");
-    assert_eq!(greeting.notification.target, Target::Conversation { id: "conv-ana".into() });
-    assert!(engine.check_waits().await.is_empty(), "Grace's episode is settled, not re-checked forever");
-
-    // The greeting herald just sent into Ana's conversation does not make her episode herald's: a second
-    // queue-wait rule with a later threshold would still fire (the send window does not contain her queue start).
-    let marks = super::EchoMarks::new(state);
-    assert!(!marks.began_with_herald("conv-ana", sent).await.expect("check"));
-    assert!(marks.began_with_herald("conv-grace", sent + Duration::milliseconds(400)).await.expect("check"));
 }
 
 #[tokio::test]

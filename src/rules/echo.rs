@@ -12,7 +12,9 @@
 //! - Before a rule fires for an event that carries a session, the engine asks [`EchoMarks::began_with_herald`]:
 //!   did the episode the event is about (the waiting episode for `queue_wait_exceeded`, the conversation itself for
 //!   `session_opened`) begin inside one of herald's send windows (± [`CLOCK_SKEW_SECS`], Genesys' clock against
-//!   ours)? If so the rule does not fire.
+//!   ours)? If so the rule does not fire. An episode's start is taken both from the session (`queued_at`,
+//!   `opened_at`) and from when herald saw it begin (the event's time): a conversation re-opened into the queue by
+//!   an agentless message can carry the `queued_at` of its earlier routing.
 //!
 //! The check runs when the rule would fire, so for queue-wait rules (which fire `wait_secs` after the episode
 //! began) the delivery is long recorded. A `session_opened` rule can see the event before the delivery is
@@ -88,14 +90,15 @@ impl EchoMarks {
         Err(StoreError::Backend(format!("send mark `{key}` stayed contended")))
     }
 
-    /// Whether an episode of `conversation` that began at `start` began inside one of herald's send windows.
-    pub async fn began_with_herald(&self, conversation: &str, start: DateTime<Utc>) -> Result<bool, StoreError> {
+    /// Whether an episode of `conversation` that began at any of `starts` began inside one of herald's send
+    /// windows.
+    pub async fn began_with_herald(&self, conversation: &str, starts: &[DateTime<Utc>]) -> Result<bool, StoreError> {
         let Some(entry) = self.store.get(NAMESPACE, conversation, Utc::now()).await? else {
             return Ok(false);
         };
         let windows: Vec<SendWindow> = serde_json::from_value(entry.value).unwrap_or_default();
         let skew = Duration::seconds(CLOCK_SKEW_SECS);
-        Ok(windows.iter().any(|w| w.from - skew <= start && start <= w.to + skew))
+        Ok(starts.iter().any(|start| windows.iter().any(|w| w.from - skew <= *start && *start <= w.to + skew)))
     }
 
     /// Record the send of a delivered record (no-op for one whose receipt names no conversation).

@@ -54,11 +54,12 @@ struct Inner {
     waits: Mutex<Waits>,
 }
 
-/// When the episode an event is about began, for the events a rule could take herald's own message for.
-fn episode_start(event: &Event) -> Option<(&Session, DateTime<Utc>)> {
+/// The session an event is about and when its episode began (by the session, and by when herald saw it), for the
+/// events a rule could take herald's own message for. Queue waits are checked by the timers (`fire_wait`), which
+/// know when herald saw the episode begin.
+fn episode_start(event: &Event) -> Option<(&Session, Vec<DateTime<Utc>>)> {
     match &event.kind {
-        EventKind::QueueWaitExceeded { session, .. } => Some((session, session.queued_at.unwrap_or(session.opened_at))),
-        EventKind::SessionOpened { session } => Some((session, session.opened_at)),
+        EventKind::SessionOpened { session } => Some((session, vec![session.opened_at, event.at])),
         _ => None,
     }
 }
@@ -149,7 +150,7 @@ impl RuleEngine {
             after = Some((last.updated_at, last.conversation_id.clone()));
             let mut waits = self.inner.waits.lock();
             for s in &page {
-                waits.insert(&s.conversation_id, &s.integration, s.queued_at.unwrap_or(s.opened_at));
+                waits.insert(&s.conversation_id, &s.integration, s.queued_at.unwrap_or(s.opened_at), None);
                 count += 1;
             }
         }
@@ -229,9 +230,15 @@ impl RuleEngine {
                 return Vec::new();
             }
         };
-        let event = Event::now(wait.integration.clone(), EventKind::QueueWaitExceeded { session, waited_secs: waited });
-        info!(rule = %rule.name, conversation = conv, waited_secs = waited, "Customer waited past the rule's threshold.");
-        let created = self.fire(rule, &event).await;
+        let starts: Vec<DateTime<Utc>> = std::iter::once(wait.since).chain(wait.seen_at).collect();
+        let created = if self.began_with_herald(rule, conv, &starts, "queue_wait_exceeded").await {
+            Vec::new()
+        } else {
+            let event =
+                Event::now(wait.integration.clone(), EventKind::QueueWaitExceeded { session, waited_secs: waited });
+            info!(rule = %rule.name, conversation = conv, waited_secs = waited, "Customer waited past the rule's threshold.");
+            self.fire(rule, &event).await
+        };
         if let Err(e) = inner.state.mark_fired(&rule.name, conv, wait.since, now).await {
             warn!(rule = %rule.name, conversation = conv, error = %e, "could not record a fired queue-wait rule; its notification's idempotency key still prevents a second one");
         }
@@ -246,7 +253,8 @@ impl RuleEngine {
         }
         let mut waits = self.inner.waits.lock();
         if session.state == SessionState::Queued {
-            waits.insert(&session.conversation_id, &event.integration, session.queued_at.unwrap_or(session.opened_at));
+            let since = session.queued_at.unwrap_or(session.opened_at);
+            waits.insert(&session.conversation_id, &event.integration, since, Some(event.at));
         } else {
             waits.remove(&session.conversation_id);
         }
@@ -254,12 +262,23 @@ impl RuleEngine {
 
     /// Whether the event is about an episode herald's own message began (then no rule fires for it).
     async fn own_echo(&self, rule: &RuleConfig, event: &Event) -> bool {
-        let Some((session, start)) = episode_start(event) else { return false };
-        match self.inner.echo.began_with_herald(&session.conversation_id, start).await {
+        let Some((session, starts)) = episode_start(event) else { return false };
+        self.began_with_herald(rule, &session.conversation_id, &starts, event.kind.name()).await
+    }
+
+    /// Whether an episode of `conversation` that began at one of `starts` began with herald's own message; counted
+    /// and logged when so. A failed check counts as "yes": better no rule message than one answering herald itself.
+    async fn began_with_herald(
+        &self,
+        rule: &RuleConfig,
+        conversation: &str,
+        starts: &[DateTime<Utc>],
+        event: &str,
+    ) -> bool {
+        match self.inner.echo.began_with_herald(conversation, starts).await {
             Ok(false) => false,
             Ok(true) => {
-                info!(rule = %rule.name, conversation = %session.conversation_id, event = event.kind.name(),
-                    "Not firing: herald's own message began this episode.");
+                info!(rule = %rule.name, conversation, event, "Not firing: herald's own message began this episode.");
                 metrics::counter!("herald_rule_suppressed_total", "rule" => rule.name.clone(), "why" => "own_message")
                     .increment(1);
                 true

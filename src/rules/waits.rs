@@ -23,6 +23,10 @@ pub struct Wait {
     pub integration: String,
     /// When the waiting episode began (the session's `queued_at`, else `opened_at`).
     pub since: DateTime<Utc>,
+    /// When herald first saw the conversation waiting in this episode (the event's time; `None` when resumed from
+    /// the store). A conversation re-opened into the queue can carry the `queued_at` of an earlier routing; this is
+    /// when it actually came back.
+    pub seen_at: Option<DateTime<Utc>>,
     /// Indexes (in the engine's rule list) of the queue-wait rules already done for this episode.
     pub fired: BTreeSet<usize>,
 }
@@ -35,14 +39,22 @@ pub struct Waits {
 }
 
 impl Waits {
-    /// Track `conversation_id` as waiting since `since`. A new episode (another `since`) forgets what fired.
-    pub fn insert(&mut self, conversation_id: &str, integration: &str, since: DateTime<Utc>) {
+    /// Track `conversation_id` as waiting since `since`, first seen waiting at `seen_at`. A new episode (another
+    /// `since`) forgets what fired.
+    pub fn insert(
+        &mut self,
+        conversation_id: &str,
+        integration: &str,
+        since: DateTime<Utc>,
+        seen_at: Option<DateTime<Utc>>,
+    ) {
         if let Some(w) = self.by_id.get_mut(conversation_id) {
             if w.since == since {
                 return;
             }
             self.by_since.remove(&(w.since, conversation_id.to_string()));
             w.since = since;
+            w.seen_at = seen_at;
             w.fired.clear();
             self.by_since.insert((since, conversation_id.to_string()));
             return;
@@ -58,6 +70,7 @@ impl Waits {
                 conversation_id: conversation_id.to_string(),
                 integration: integration.to_string(),
                 since,
+                seen_at,
                 fired: BTreeSet::new(),
             },
         );
