@@ -114,6 +114,11 @@ pub struct ReferenceStore {
     config_by_aad: BTreeMap<String, String>,
 }
 
+/// The state store namespace of a Teams integration's references and links.
+pub fn namespace(integration: &str) -> String {
+    format!("teams/{integration}")
+}
+
 fn ref_key(aad: &str) -> String {
     format!("ref/{aad}")
 }
@@ -129,7 +134,7 @@ impl ReferenceStore {
     /// `(genesys user id, aad id)` pairs; `legacy_path` is an old JSON state file to import on attach.
     pub fn new(integration: &str, legacy_path: Option<PathBuf>, config_links: &[(String, String)]) -> Self {
         ReferenceStore {
-            namespace: format!("teams/{integration}"),
+            namespace: namespace(integration),
             store: RwLock::new(Arc::new(MemoryStateStore::new())),
             legacy_path,
             config_links: config_links.iter().cloned().collect(),
@@ -275,10 +280,14 @@ impl ReferenceStore {
         }
     }
 
-    /// Removes the bot-made link of a Teams user; returns the Genesys user it named. Config links stay.
+    /// Removes the bot-made link of a Teams user; returns the Genesys user it named. Links of the config or of an
+    /// operator stay.
     pub async fn unlink(&self, aad_id: &str) -> Result<Option<String>, StoreError> {
         let store = self.store();
         let Some(g) = self.stored_genesys_of(&store, aad_id).await? else { return Ok(None) };
+        if self.stored_link(&store, &g).await?.is_some_and(|l| l.origin != LinkOrigin::Bot) {
+            return Ok(None);
+        }
         store.delete(&self.namespace, &link_key(&g)).await?;
         store.delete(&self.namespace, &reverse_key(aad_id)).await?;
         Ok(Some(g))
@@ -357,6 +366,54 @@ impl ReferenceStore {
     }
 }
 
+/// An operator's link, made through herald's authenticated API: links `genesys_user_id` to `aad_id` in the
+/// namespace of Teams integration `integration`, replacing any stored link of either (an operator decides who is
+/// who; the bot never can). Links of the config still win over stored ones. Works on the store alone, so the API
+/// needs no handle on the adapter; the adapter sees the link on its next look-up.
+pub async fn operator_link(
+    store: &dyn StateStore,
+    integration: &str,
+    genesys_user_id: &str,
+    aad_id: &str,
+) -> Result<(), StoreError> {
+    let ns = namespace(integration);
+    let now = Utc::now();
+    // Drop what either side was linked to, so no stale half-link points at them.
+    if let Some(entry) = store.get(&ns, &link_key(genesys_user_id), now).await? {
+        if let Ok(old) = serde_json::from_value::<Link>(entry.value) {
+            if old.aad_object_id != aad_id {
+                store.delete(&ns, &reverse_key(&old.aad_object_id)).await?;
+            }
+        }
+    }
+    if let Some(entry) = store.get(&ns, &reverse_key(aad_id), now).await? {
+        if let Some(old) = entry.value.as_str().filter(|g| *g != genesys_user_id) {
+            store.delete(&ns, &link_key(old)).await?;
+        }
+    }
+    let link = Link { aad_object_id: aad_id.to_string(), origin: LinkOrigin::Operator, at: now };
+    let value = serde_json::to_value(&link).map_err(|e| StoreError::Backend(e.to_string()))?;
+    store.put(&ns, &link_key(genesys_user_id), value, None, now).await?;
+    store.put(&ns, &reverse_key(aad_id), json!(genesys_user_id), None, now).await?;
+    Ok(())
+}
+
+/// Remove the stored link (bot-made or an operator's) of a Genesys user; returns the Teams user it named.
+pub async fn operator_unlink(
+    store: &dyn StateStore,
+    integration: &str,
+    genesys_user_id: &str,
+) -> Result<Option<String>, StoreError> {
+    let ns = namespace(integration);
+    let Some(entry) = store.get(&ns, &link_key(genesys_user_id), Utc::now()).await? else { return Ok(None) };
+    let aad = serde_json::from_value::<Link>(entry.value).ok().map(|l| l.aad_object_id);
+    store.delete(&ns, &link_key(genesys_user_id)).await?;
+    if let Some(a) = &aad {
+        store.delete(&ns, &reverse_key(a)).await?;
+    }
+    Ok(aad)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -429,5 +486,24 @@ mod tests {
         let s = open(&store, Some(path)).await;
         assert_eq!(s.genesys_of("a2").await.expect("genesys_of"), None, "imported once only");
         assert!(s.get("a2").await.expect("get").is_some());
+    }
+
+    #[tokio::test]
+    async fn an_operator_links_through_the_store_and_the_bot_cannot_undo_it() {
+        let store = Arc::new(MemoryStateStore::new());
+        let s = ReferenceStore::new("teams", None, &[]);
+        s.attach(store.clone()).await.expect("attach");
+        s.link("g2", "a2").await.expect("bot link");
+        // The operator gives g2 to a3 (say the bot link was a mistake) and links a2 to g9.
+        operator_link(store.as_ref(), "teams", "g2", "a3").await.expect("operator link");
+        operator_link(store.as_ref(), "teams", "g9", "a2").await.expect("operator link");
+        assert_eq!(s.teams_of("g2").await.expect("teams_of").as_deref(), Some("a3"));
+        assert_eq!(s.genesys_of("a3").await.expect("genesys_of").as_deref(), Some("g2"));
+        assert_eq!(s.genesys_of("a2").await.expect("genesys_of").as_deref(), Some("g9"));
+        assert_eq!(s.unlink("a3").await.expect("unlink"), None, "the bot does not remove an operator's link");
+        assert!(matches!(s.link("g2", "a4").await, Err(LinkRefused::TakenByAnother { .. })));
+        assert_eq!(operator_unlink(store.as_ref(), "teams", "g2").await.expect("unlink").as_deref(), Some("a3"));
+        assert_eq!(s.genesys_of("a3").await.expect("genesys_of"), None);
+        assert_eq!(s.links().await.expect("links"), vec![("g9".to_string(), "a2".to_string())]);
     }
 }
