@@ -16,6 +16,20 @@
 //!
 //! Instants are passed in (`now`), never read from the clock inside a backend: expiry is then the same for every
 //! backend and testable with fixed instants.
+//!
+//! # On SQL
+//!
+//! One table `state (namespace text, key text, value jsonb, expires_at timestamptz null, version bigint,
+//! primary key (namespace, key))`:
+//!
+//! - `get`: `select … where namespace = $1 and key = $2 and (expires_at is null or expires_at > $now)`;
+//! - `compare_and_set` expecting absence: `insert … on conflict (namespace, key) do update set … , version =
+//!   state.version + 1 where state.expires_at <= $now returning …` (no row returned = conflict);
+//! - `compare_and_set` expecting version `v`: `update … set …, version = version + 1 where namespace = $1 and
+//!   key = $2 and version = $v and (expires_at is null or expires_at > $now) returning …`;
+//! - `list`: `… where namespace = $1 and key >= $prefix and key < $prefix_successor and key > $after order by key
+//!   limit $n` (a range rather than `like`, so no escaping and the primary key serves it);
+//! - `purge_expired`: `delete from state where expires_at <= $now` (an index on `expires_at`).
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
