@@ -72,6 +72,40 @@ async fn accepted_notification_is_delivered_with_history() {
     assert_eq!(again["id"], v["id"]);
     assert_eq!(again["duplicate"], true);
     assert_eq!(count(&client, &base).await, 1);
+
+    // Same key, different body: 422 naming the key and the differing field; the original is kept.
+    let other =
+        json!({"integration": "hook", "target": {"type": "conversation", "id": "c-1"}, "text": "Your order was lost"})
+            .to_string();
+    let resp = client
+        .post(format!("{base}/v1/notifications"))
+        .bearer_auth(API_KEY)
+        .header("content-type", "application/json")
+        .header("Idempotency-Key", "order-1")
+        .body(other)
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(resp.status().as_u16(), 422);
+    assert_eq!(resp.headers().get("content-type").and_then(|v| v.to_str().ok()), Some("application/problem+json"));
+    let problem: Value = resp.json().await.expect("problem");
+    assert_eq!(problem["field"], "Idempotency-Key", "{problem}");
+    assert!(problem["detail"].as_str().is_some_and(|d| d.contains("`order-1`")), "{problem}");
+    assert_eq!(problem["errors"][0]["field"], "content", "{problem}");
+    assert_eq!(count(&client, &base).await, 1, "nothing new was stored");
+    let view: Value = client
+        .get(format!("{base}/v1/notifications/{id}"))
+        .bearer_auth(API_KEY)
+        .send()
+        .await
+        .expect("get")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(view["content"]["text"], "Your order shipped", "the original is unchanged: {view}");
+    // And the same body still answers the original.
+    let (status, again) = post(&client, &base, &body, Some("order-1")).await;
+    assert_eq!((status, again["id"].clone()), (200, v["id"].clone()));
     svc.shutdown().await;
 }
 

@@ -46,6 +46,21 @@ fn config_check_reports_every_problem_with_its_path() {
         assert!(err.contains(expected), "missing `{expected}` in:\n{err}");
     }
 
+    // A syntax error names the line, the column and the table and key it was in.
+    let bad = dir.path().join("bad3.toml");
+    std::fs::write(
+        &bad,
+        "[service]\nlisten = \"127.0.0.1:0\"\n[[integration]]\nname = \"a\"\n[[integration]]\nname = \"b\"\n\
+         [integration.settings]\nurl = \"http://x\n",
+    )
+    .expect("write");
+    let out = herald().args(["config", "check"]).arg(&bad).output().expect("run");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2));
+    for expected in ["integration[1].settings.url", "line 8, column", "table `[integration.settings]`", "key `url`"] {
+        assert!(err.contains(expected), "missing `{expected}` in:\n{err}");
+    }
+
     let out = herald().args(["config", "check", "/nonexistent/herald.toml"]).output().expect("run");
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("cannot read"));

@@ -121,3 +121,88 @@ async fn transient_connector_failures_are_retried() {
     assert_eq!(world.connector_counters().faults, 3);
     assert_eq!(world.transcript(ALICE_AAD).len(), 1);
 }
+
+/// Mallory, a second Teams user of the same tenant.
+const MALLORY_AAD: &str = "aaaaaaaa-0000-4000-8000-0000000000ee";
+
+#[tokio::test]
+async fn a_second_user_cannot_take_over_an_agents_link() {
+    let env = Env::start(Options { users: vec![MALLORY_AAD.into()], ..Options::default() }).await;
+    let world = env.teams.world();
+    for aad in [ALICE_AAD, MALLORY_AAD] {
+        let ok = world.send_to_bot(&env.bot_url(), aad, &ActivityKind::InstallationUpdate, Forgery::None).await;
+        assert_eq!(ok, Ok(200));
+    }
+    let takeover = ActivityKind::Message { text: format!("link {ALICE}") };
+    assert_eq!(world.send_to_bot(&env.bot_url(), MALLORY_AAD, &takeover, Forgery::None).await, Ok(200));
+    assert!(until(|| async { !world.transcript(MALLORY_AAD).is_empty() }).await, "the bot answers the link command");
+    let answer = world.transcript(MALLORY_AAD).remove(0).text;
+    assert!(answer.contains("already linked to someone else"), "{answer}");
+    assert!(!answer.contains("Linked:"), "{answer}");
+
+    // Nothing changed: Mallory is not linked, and Alice's notifications still reach Alice only.
+    let status = ActivityKind::Message { text: "status".into() };
+    assert_eq!(world.send_to_bot(&env.bot_url(), MALLORY_AAD, &status, Forgery::None).await, Ok(200));
+    assert!(until(|| async { world.transcript(MALLORY_AAD).len() == 2 }).await);
+    let status_answer = world.transcript(MALLORY_AAD).remove(1).text;
+    assert!(status_answer.contains("not linked"), "{status_answer}");
+    let id = env.notify_agent(ALICE, "for Alice only").await;
+    let v = env.wait_final(&id).await;
+    assert_eq!(v["status"], "delivered", "{v}");
+    assert!(world.transcript(ALICE_AAD).iter().any(|a| a.text == "for Alice only"));
+    assert!(world.transcript(MALLORY_AAD).iter().all(|a| a.text != "for Alice only"));
+}
+
+#[tokio::test]
+async fn an_activity_of_another_tenant_is_refused_with_403() {
+    let env = Env::start(Options::default()).await;
+    let world = env.teams.world();
+    let mut foreign = world.activity(ALICE_AAD, &ActivityKind::InstallationUpdate).expect("activity");
+    foreign["conversation"]["tenantId"] = serde_json::json!("99999999-0000-4000-8000-00000000ffff");
+    foreign["channelData"]["tenant"]["id"] = serde_json::json!("99999999-0000-4000-8000-00000000ffff");
+    let token = world.sign(&foreign, Forgery::None).expect("sign").expect("token");
+    let status = world
+        .post_to_bot(&env.bot_url(), serde_json::to_vec(&foreign).expect("json"), Some(&token))
+        .await
+        .expect("post");
+    assert_eq!(status, 403, "a validly signed activity of a foreign tenant");
+    let mut tenantless = world.activity(ALICE_AAD, &ActivityKind::InstallationUpdate).expect("activity");
+    tenantless["conversation"].as_object_mut().expect("object").remove("tenantId");
+    tenantless.as_object_mut().expect("object").remove("channelData");
+    let token = world.sign(&tenantless, Forgery::None).expect("sign").expect("token");
+    let status = world
+        .post_to_bot(&env.bot_url(), serde_json::to_vec(&tenantless).expect("json"), Some(&token))
+        .await
+        .expect("post");
+    assert_eq!(status, 403, "an activity naming no tenant");
+    assert_eq!(references(&env).await, "0 stored", "a refused activity stores nothing");
+    // The configured tenant's activity is accepted.
+    assert_eq!(
+        world.send_to_bot(&env.bot_url(), ALICE_AAD, &ActivityKind::InstallationUpdate, Forgery::None).await,
+        Ok(200)
+    );
+    assert_eq!(references(&env).await, "1 stored");
+}
+
+#[tokio::test]
+async fn a_user_cannot_link_a_genesys_user_who_is_not_provably_them() {
+    // Bob's Genesys user is free (no link), but nothing in the directory says Mallory is Bob.
+    const BOB: &str = "22222222-bbbb-4bbb-8bbb-000000000002";
+    let env = Env::start(Options {
+        presence: true,
+        users: vec![MALLORY_AAD.into()],
+        agents: vec![BOB.into()],
+        ..Options::default()
+    })
+    .await;
+    let world = env.teams.world();
+    let link = ActivityKind::Message { text: format!("link {BOB}") };
+    assert_eq!(world.send_to_bot(&env.bot_url(), MALLORY_AAD, &link, Forgery::None).await, Ok(200));
+    assert!(until(|| async { !world.transcript(MALLORY_AAD).is_empty() }).await, "the bot answers");
+    let answer = world.transcript(MALLORY_AAD).remove(0).text;
+    assert!(answer.contains("is not you"), "{answer}");
+    let status = ActivityKind::Message { text: "status".into() };
+    assert_eq!(world.send_to_bot(&env.bot_url(), MALLORY_AAD, &status, Forgery::None).await, Ok(200));
+    assert!(until(|| async { world.transcript(MALLORY_AAD).len() == 2 }).await);
+    assert!(world.transcript(MALLORY_AAD)[1].text.contains("not linked"), "nothing was linked");
+}

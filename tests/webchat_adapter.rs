@@ -80,7 +80,12 @@ impl Rig {
             }
         });
         let shutdown = tokio_util::sync::CancellationToken::new();
-        let ctx = ChannelContext { events: sink, sessions: sessions.clone(), shutdown: shutdown.clone() };
+        let ctx = ChannelContext {
+            events: sink,
+            sessions: sessions.clone(),
+            state: std::sync::Arc::new(herald_core::store::memory_state::MemoryStateStore::new()),
+            shutdown: shutdown.clone(),
+        };
         adapter.start(ctx).await.expect("start");
         let mut rig = Rig { emulator, adapter, sessions, events, shutdown, guest_opts };
         rig.wait_stream().await;

@@ -67,7 +67,12 @@ impl Rig {
             }
         });
         let shutdown = tokio_util::sync::CancellationToken::new();
-        let ctx = ChannelContext { events: sink, sessions: sessions.clone(), shutdown: shutdown.clone() };
+        let ctx = ChannelContext {
+            events: sink,
+            sessions: sessions.clone(),
+            state: std::sync::Arc::new(herald_core::store::memory_state::MemoryStateStore::new()),
+            shutdown: shutdown.clone(),
+        };
         adapter.start(ctx).await.expect("start");
         Rig { emulator, adapter, sessions, shutdown }
     }

@@ -158,7 +158,7 @@ fn content_of(req: &NotificationRequest) -> Result<Content, Problem> {
 #[utoipa::path(post, path = "/v1/notifications", request_body = NotificationRequest,
     params(("Idempotency-Key" = Option<String>, Header, description = "the same key returns the original notification")),
     responses((status = 202, body = Accepted, description = "durably accepted"), (status = 200, body = Accepted, description = "the original of a repeated Idempotency-Key"),
-              (status = 422, body = Problem), (status = 400, body = Problem), (status = 401, body = Problem), (status = 413, body = Problem)),
+              (status = 422, body = Problem, description = "invalid field, or an Idempotency-Key reused with a different body"), (status = 400, body = Problem), (status = 401, body = Problem), (status = 413, body = Problem)),
     security(("api_key" = [])))]
 pub async fn create(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Response {
     let started = std::time::Instant::now();
@@ -226,7 +226,65 @@ async fn accept(state: &AppState, headers: &HeaderMap, body: Body) -> Result<Enq
         closed_policy: req.closed_policy,
         rule: None,
     };
-    state.outbox.enqueue(notification).await.map_err(|e| Problem::store(&e))
+    let asked = notification.clone();
+    match state.outbox.enqueue(notification).await.map_err(|e| Problem::store(&e))? {
+        Enqueued::Existing(original) => {
+            let differing = differing_fields(&original, &asked);
+            if differing.is_empty() {
+                Ok(Enqueued::Existing(original))
+            } else {
+                Err(key_reused(asked.idempotency_key.as_deref().unwrap_or_default(), &original, &differing))
+            }
+        }
+        created => Ok(created),
+    }
+}
+
+/// The request fields in which `asked` differs from the notification first accepted under the same key. The
+/// target is not compared once the original was deferred (it may since point at the customer's new conversation).
+fn differing_fields(original: &OutboxRecord, asked: &Notification) -> Vec<&'static str> {
+    let o = &original.notification;
+    let moved = original.history.iter().any(|c| c.status == NotificationStatus::Deferred);
+    let mut fields = Vec::new();
+    if o.integration != asked.integration {
+        fields.push("integration");
+    }
+    if !moved && o.target != asked.target {
+        fields.push("target");
+    }
+    if o.content != asked.content {
+        fields.push("content");
+    }
+    if o.expires_at != asked.expires_at {
+        fields.push("expires_at");
+    }
+    if o.closed_policy != asked.closed_policy {
+        fields.push("closed_policy");
+    }
+    fields
+}
+
+/// 422: the key was used for a different notification; the original stands.
+fn key_reused(key: &str, original: &OutboxRecord, differing: &[&str]) -> Problem {
+    let mut p = Problem::new(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "idempotency-key-reused",
+        format!(
+            "Idempotency-Key `{key}` was already used for notification {} with a different {}; the original is kept \
+             unchanged. Send the same body to get the original back, or a new key for a new notification",
+            original.id(),
+            differing.join(", ")
+        ),
+    );
+    p.field = Some("Idempotency-Key".into());
+    p.errors = differing
+        .iter()
+        .map(|f| super::problem::FieldError {
+            field: (*f).to_string(),
+            message: format!("differs from the notification first accepted with Idempotency-Key `{key}`"),
+        })
+        .collect();
+    p
 }
 
 /// One notification with its history.

@@ -6,6 +6,7 @@
 mod env;
 mod model;
 mod secret;
+mod syntax;
 
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -65,7 +66,7 @@ pub fn load(
     lookup: &dyn Fn(&str) -> Option<String>,
 ) -> Result<LoadedConfig, ConfigError> {
     let fail = |problems| ConfigError { source_name: source_name.to_string(), problems };
-    let mut raw: toml::Value = toml::from_str(text).map_err(|e| fail(vec![syntax_problem(&e)]))?;
+    let mut raw: toml::Value = toml::from_str(text).map_err(|e| fail(vec![syntax::problem(text, &e)]))?;
     let mut problems = Vec::new();
     env::expand_tree(&mut raw, "", lookup, &mut problems);
     let config: Config = match serde_path_to_error::deserialize(raw) {
@@ -109,12 +110,6 @@ fn path_or_root(path: &str) -> String {
     } else {
         path.to_string()
     }
-}
-
-fn syntax_problem(e: &toml::de::Error) -> ConfigProblem {
-    let msg = e.message().to_string();
-    let at = e.span().map(|s| format!(" (at byte {})", s.start)).unwrap_or_default();
-    ConfigProblem::new("(syntax)", format!("{msg}{at}"))
 }
 
 /// Check everything the types cannot: names, kinds, adapter settings, rules, limits.

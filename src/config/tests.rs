@@ -83,6 +83,17 @@ fn unknown_keys_and_syntax_errors_are_errors() {
     let err = load_str("[service\n").unwrap_err();
     assert_eq!(err.problems[0].path, "(syntax)");
 
+    let text = "[service]\nlisten = \"127.0.0.1:0\"\n\n[[integration]]\nname = \"a\"\n[[integration]]\nname = \"b\"\n\
+                [integration.settings]\nurl = \"http://x\n";
+    let err = load_str(text).unwrap_err();
+    let p = &err.problems[0];
+    assert_eq!(p.path, "integration[1].settings.url", "{err}");
+    assert!(p.message.contains("line 9, column 16"), "{err}");
+    assert!(p.message.contains("table `[integration.settings]`, key `url`"), "{err}");
+    let err = load_str("a = 1\nb = = 2\n").unwrap_err();
+    assert_eq!(err.problems[0].path, "b", "{err}");
+    assert!(err.problems[0].message.contains("line 2") && err.problems[0].message.contains("the top level"), "{err}");
+
     let err = load_str("[store]\nsession_retention_days = \"x\"\n").unwrap_err();
     assert_eq!(err.problems[0].path, "store.session_retention_days");
 }

@@ -1,29 +1,40 @@
 //! The rule engine: matches events against `[[rule]]`s and enqueues the notifications they ask for.
 //!
-//! Rate limits (per rule, per minute) and cooldowns (per rule and target) are kept in memory: after a restart a rule
-//! may fire once more for a target inside its cooldown. Every notification records the rule that produced it and
-//! carries an idempotency key derived from the rule, the event and the target, so one event never produces two
-//! notifications for the same target.
+//! Cooldowns (per rule and target), rate windows (per rule, a sliding minute) and "this waiting episode was already
+//! handled" live in the state store ([`RuleState`]), so a restart repeats nothing inside a cooldown and greets no
+//! waiting customer twice; the engine's own memory is only the bounded index of waiting conversations
+//! ([`Waits`]). A rule never fires for an episode that herald's own message began ([`EchoMarks`]). Every
+//! notification records the rule that produced it and carries an idempotency key derived from the rule, the event
+//! (for queue waits: the conversation and the start of its waiting episode) and the target, so one event never
+//! produces two notifications for the same target.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use herald_core::template::render;
 use herald_core::{
     Content, Enqueued, Event, EventKind, Notification, Outbox, Session, SessionQuery, SessionState, SessionStore,
-    Target,
+    StateStore, Target,
 };
 use parking_lot::Mutex;
 use tokio_util::sync::CancellationToken;
-use tracing::{info, warn};
+use tracing::{debug, info, warn};
 use uuid::Uuid;
 
 use super::config::{RuleConfig, RuleTarget};
+use super::echo::EchoMarks;
+use super::state::{RuleState, Suppressed};
 use super::time_window::TimeWindow;
 use super::vars;
+use super::waits::{Wait, Waits};
 use crate::dispatcher::Dispatcher;
+
+/// How often the timers look for due queue waits.
+const TICK: Duration = Duration::from_millis(250);
+/// How often expired state is purged from the store.
+const PURGE_EVERY: Duration = Duration::from_secs(60);
 
 /// Matches events against rules; cheap to clone.
 #[derive(Clone)]
@@ -33,34 +44,62 @@ pub struct RuleEngine {
 
 struct Inner {
     rules: Vec<RuleConfig>,
+    /// Indexes of the `queue_wait_exceeded` rules in `rules`.
+    wait_rules: Vec<usize>,
     outbox: Arc<dyn Outbox>,
     sessions: Arc<dyn SessionStore>,
+    state: RuleState,
+    echo: EchoMarks,
     dispatcher: Dispatcher,
-    state: Mutex<State>,
+    waits: Mutex<Waits>,
 }
 
-#[derive(Default)]
-struct State {
-    /// (rule, target) → last time the rule notified that target.
-    cooldowns: HashMap<(String, String), Instant>,
-    /// rule → timestamps of notifications in the last minute.
-    rates: HashMap<String, Vec<Instant>>,
-    /// Conversations waiting in a queue: id → (session, integration).
-    waiting: HashMap<String, (Session, String)>,
-    /// (rule, conversation) pairs whose queue-wait rule already fired.
-    fired_waits: BTreeSet<(String, String)>,
+/// The session an event is about and when its episode began (by the session, and by when herald saw it), for the
+/// events a rule could take herald's own message for. Queue waits are checked by the timers (`fire_wait`), which
+/// know when herald saw the episode begin.
+fn episode_start(event: &Event) -> Option<(&Session, Vec<DateTime<Utc>>)> {
+    match &event.kind {
+        EventKind::SessionOpened { session } => Some((session, vec![session.opened_at, event.at])),
+        _ => None,
+    }
+}
+
+/// The part of the idempotency key that names the event: the waiting episode for queue waits (stable across
+/// restarts, so a re-fired greeting is the same notification), else the event id.
+fn event_key(event: &Event) -> String {
+    match &event.kind {
+        EventKind::QueueWaitExceeded { session, .. } => format!(
+            "wait:{}:{}",
+            session.conversation_id,
+            session.queued_at.unwrap_or(session.opened_at).timestamp_millis()
+        ),
+        _ => event.id.to_string(),
+    }
 }
 
 impl RuleEngine {
-    /// An engine over the given rules.
+    /// An engine over the given rules, keeping its state in `state` (the service passes the store's state store,
+    /// the same one the [`MarkingOutbox`](super::MarkingOutbox) given to the dispatcher records into).
     pub fn new(
         rules: Vec<RuleConfig>,
         outbox: Arc<dyn Outbox>,
         sessions: Arc<dyn SessionStore>,
+        state: Arc<dyn StateStore>,
         dispatcher: Dispatcher,
     ) -> Self {
+        let wait_rules =
+            rules.iter().enumerate().filter(|(_, r)| r.when == "queue_wait_exceeded").map(|(i, _)| i).collect();
         RuleEngine {
-            inner: Arc::new(Inner { rules, outbox, sessions, dispatcher, state: Mutex::new(State::default()) }),
+            inner: Arc::new(Inner {
+                rules,
+                wait_rules,
+                outbox,
+                sessions,
+                echo: EchoMarks::new(state.clone()),
+                state: RuleState::new(state),
+                dispatcher,
+                waits: Mutex::new(Waits::default()),
+            }),
         }
     }
 
@@ -74,72 +113,186 @@ impl RuleEngine {
         created
     }
 
-    /// Every second, fire queue-wait rules whose threshold has passed. Runs until `stop`.
+    /// Resume tracking the conversations the session store says are waiting (after a restart), then every
+    /// [`TICK`] fire queue-wait rules whose threshold has passed, and every [`PURGE_EVERY`] purge expired state.
+    /// Runs until `stop`.
     pub async fn run_timers(self, stop: CancellationToken) {
-        if !self.inner.rules.iter().any(|r| r.when == "queue_wait_exceeded") {
-            return;
+        if !self.inner.wait_rules.is_empty() {
+            self.resume_waits().await;
         }
-        let mut tick = tokio::time::interval(Duration::from_millis(250));
+        let mut tick = tokio::time::interval(TICK);
+        let mut purge = tokio::time::interval(PURGE_EVERY);
         loop {
             tokio::select! {
-                _ = tick.tick() => {}
+                _ = tick.tick() => { self.check_waits().await; }
+                _ = purge.tick() => self.purge_expired().await,
                 _ = stop.cancelled() => return,
             }
-            self.check_waits().await;
         }
+    }
+
+    /// Track every session the store holds as queued (a restarted engine learns who is waiting without waiting
+    /// for their next event). At most [`MAX_WAITING`](super::waits::MAX_WAITING). Returns how many.
+    pub async fn resume_waits(&self) -> usize {
+        let mut after = None;
+        let mut count = 0;
+        while count < super::waits::MAX_WAITING {
+            let query =
+                SessionQuery { state: Some(SessionState::Queued), after: after.clone(), ..SessionQuery::default() };
+            let page = match self.inner.sessions.query(&query).await {
+                Ok(p) => p,
+                Err(e) => {
+                    warn!(error = %e, "could not read the waiting sessions to resume queue-wait rules");
+                    break;
+                }
+            };
+            let Some(last) = page.last() else { break };
+            after = Some((last.updated_at, last.conversation_id.clone()));
+            let mut waits = self.inner.waits.lock();
+            for s in &page {
+                waits.insert(&s.conversation_id, &s.integration, s.queued_at.unwrap_or(s.opened_at), None);
+                count += 1;
+            }
+        }
+        if count > 0 {
+            info!(count, "Resumed queue-wait tracking of waiting conversations.");
+        }
+        count
+    }
+
+    /// Remove expired rule state (cooldowns, rate windows, episode marks) from the store.
+    pub async fn purge_expired(&self) {
+        match self.inner.state.store().purge_expired(Utc::now()).await {
+            Ok(0) => {}
+            Ok(n) => debug!(count = n, "purged expired state"),
+            Err(e) => warn!(error = %e, "could not purge expired state"),
+        }
+    }
+
+    /// Number of conversations tracked as waiting, and the size of their index (for tests of boundedness).
+    pub fn waiting_sizes(&self) -> (usize, usize) {
+        self.inner.waits.lock().sizes()
     }
 
     /// Fire queue-wait rules whose threshold has passed (also called by tests).
     pub async fn check_waits(&self) -> Vec<Uuid> {
-        let now = Utc::now();
-        let due: Vec<(RuleConfig, Event)> = {
-            let mut state = self.inner.state.lock();
-            let mut due = Vec::new();
-            let waiting: Vec<(Session, String)> = state.waiting.values().cloned().collect();
-            for (session, integration) in waiting {
-                let since = session.queued_at.unwrap_or(session.opened_at);
-                let waited = (now - since).num_seconds().max(0) as u64;
-                for rule in self.inner.rules.iter().filter(|r| r.when == "queue_wait_exceeded") {
-                    let key = (rule.name.clone(), session.conversation_id.clone());
-                    if waited >= rule.wait_secs.unwrap_or(u64::MAX) && !state.fired_waits.contains(&key) {
-                        state.fired_waits.insert(key);
-                        let event = Event::now(
-                            integration.clone(),
-                            EventKind::QueueWaitExceeded { session: session.clone(), waited_secs: waited },
-                        );
-                        due.push((rule.clone(), event));
-                    }
-                }
-            }
-            due
+        let inner = &self.inner;
+        let Some(shortest) = inner.wait_rules.iter().map(|&i| inner.rules[i].wait_secs.unwrap_or(u64::MAX)).min()
+        else {
+            return Vec::new();
         };
+        let now = Utc::now();
+        // A threshold beyond chrono's range can never be reached.
+        let Some(cutoff) = i64::try_from(shortest).ok().and_then(chrono::Duration::try_seconds).map(|d| now - d) else {
+            return Vec::new();
+        };
+        let candidates = inner.waits.lock().began_by(cutoff);
         let mut created = Vec::new();
-        for (rule, event) in due {
-            info!(rule = %rule.name, conversation = event.kind.session().map(|s| s.conversation_id.as_str()).unwrap_or(""), "Customer waited past the rule's threshold.");
-            created.extend(self.fire(&rule, &event).await);
+        for wait in candidates {
+            let waited = u64::try_from((now - wait.since).num_seconds()).unwrap_or(0);
+            for &index in &inner.wait_rules {
+                let rule = &inner.rules[index];
+                if wait.fired.contains(&index) || waited < rule.wait_secs.unwrap_or(u64::MAX) {
+                    continue;
+                }
+                created.extend(self.fire_wait(index, &wait, waited, now).await);
+            }
         }
+        created
+    }
+
+    /// Fire queue-wait rule `index` for one waiting episode, unless it was handled before (durable mark) or the
+    /// conversation is not waiting in that episode any more; then mark it handled.
+    async fn fire_wait(&self, index: usize, wait: &Wait, waited: u64, now: DateTime<Utc>) -> Vec<Uuid> {
+        let inner = &self.inner;
+        let rule = &inner.rules[index];
+        let conv = wait.conversation_id.as_str();
+        match inner.state.fired(&rule.name, conv, wait.since, now).await {
+            Ok(false) => {}
+            Ok(true) => {
+                inner.waits.lock().mark_fired(conv, wait.since, index, &inner.wait_rules);
+                return Vec::new();
+            }
+            Err(e) => {
+                warn!(rule = %rule.name, conversation = conv, error = %e, "cannot tell whether a queue-wait rule fired already; trying on the next tick");
+                return Vec::new();
+            }
+        }
+        let session = match inner.sessions.get(conv).await {
+            Ok(Some(s)) if s.state == SessionState::Queued && s.queued_at.unwrap_or(s.opened_at) == wait.since => s,
+            Ok(_) => {
+                // Connected, closed, re-queued or purged meanwhile: this episode is over.
+                inner.waits.lock().remove(conv);
+                return Vec::new();
+            }
+            Err(e) => {
+                warn!(conversation = conv, error = %e, "cannot read a waiting session; trying on the next tick");
+                return Vec::new();
+            }
+        };
+        let starts: Vec<DateTime<Utc>> = std::iter::once(wait.since).chain(wait.seen_at).collect();
+        let created = if self.began_with_herald(rule, conv, &starts, "queue_wait_exceeded").await {
+            Vec::new()
+        } else {
+            let event =
+                Event::now(wait.integration.clone(), EventKind::QueueWaitExceeded { session, waited_secs: waited });
+            info!(rule = %rule.name, conversation = conv, waited_secs = waited, "Customer waited past the rule's threshold.");
+            self.fire(rule, &event).await
+        };
+        if let Err(e) = inner.state.mark_fired(&rule.name, conv, wait.since, now).await {
+            warn!(rule = %rule.name, conversation = conv, error = %e, "could not record a fired queue-wait rule; its notification's idempotency key still prevents a second one");
+        }
+        inner.waits.lock().mark_fired(conv, wait.since, index, &inner.wait_rules);
         created
     }
 
     fn track_wait(&self, event: &Event) {
         let Some(session) = event.kind.session() else { return };
-        if matches!(event.kind, EventKind::QueueWaitExceeded { .. }) {
+        if matches!(event.kind, EventKind::QueueWaitExceeded { .. }) || self.inner.wait_rules.is_empty() {
             return;
         }
-        let mut state = self.inner.state.lock();
+        let mut waits = self.inner.waits.lock();
         if session.state == SessionState::Queued {
-            state.waiting.insert(session.conversation_id.clone(), (session.clone(), event.integration.clone()));
+            let since = session.queued_at.unwrap_or(session.opened_at);
+            waits.insert(&session.conversation_id, &event.integration, since, Some(event.at));
         } else {
-            state.waiting.remove(&session.conversation_id);
-            if session.state == SessionState::Closed {
-                state.fired_waits.retain(|(_, c)| c != &session.conversation_id);
+            waits.remove(&session.conversation_id);
+        }
+    }
+
+    /// Whether the event is about an episode herald's own message began (then no rule fires for it).
+    async fn own_echo(&self, rule: &RuleConfig, event: &Event) -> bool {
+        let Some((session, starts)) = episode_start(event) else { return false };
+        self.began_with_herald(rule, &session.conversation_id, &starts, event.kind.name()).await
+    }
+
+    /// Whether an episode of `conversation` that began at one of `starts` began with herald's own message; counted
+    /// and logged when so. A failed check counts as "yes": better no rule message than one answering herald itself.
+    async fn began_with_herald(
+        &self,
+        rule: &RuleConfig,
+        conversation: &str,
+        starts: &[DateTime<Utc>],
+        event: &str,
+    ) -> bool {
+        match self.inner.echo.began_with_herald(conversation, starts).await {
+            Ok(false) => false,
+            Ok(true) => {
+                info!(rule = %rule.name, conversation, event, "Not firing: herald's own message began this episode.");
+                metrics::counter!("herald_rule_suppressed_total", "rule" => rule.name.clone(), "why" => "own_message")
+                    .increment(1);
+                true
+            }
+            Err(e) => {
+                warn!(rule = %rule.name, error = %e, "cannot check herald's own messages; not firing rather than risk answering ourselves");
+                true
             }
         }
     }
 
     async fn fire(&self, rule: &RuleConfig, event: &Event) -> Vec<Uuid> {
         let vars = vars::of(event);
-        if !conditions_hold(rule, event, &vars) {
+        if !conditions_hold(rule, event, &vars) || self.own_echo(rule, event).await {
             return Vec::new();
         }
         let targets = match self.targets(rule, event, &vars).await {
@@ -158,22 +311,30 @@ impl RuleEngine {
         };
         let mut created = Vec::new();
         for target in targets {
-            if !self.admit(rule, &target) {
+            let target_key = target.ordering_key(&rule.action.integration);
+            let now = Utc::now();
+            let a = &rule.action;
+            if let Err(why) =
+                self.inner.state.admit(&rule.name, &target_key, a.cooldown_secs, a.max_per_minute, now).await
+            {
+                metrics::counter!("herald_rule_suppressed_total", "rule" => rule.name.clone(), "why" => why.label())
+                    .increment(1);
+                if why == Suppressed::Store {
+                    warn!(rule = %rule.name, target = %target, "Rule message held back: its state is unavailable.");
+                }
                 continue;
             }
             let notification = Notification {
                 id: Uuid::new_v4(),
-                idempotency_key: Some(format!(
-                    "rule:{}:{}:{}",
-                    rule.name,
-                    event.id,
-                    target.ordering_key(&rule.action.integration)
-                )),
+                idempotency_key: Some(format!("rule:{}:{}:{}", rule.name, event_key(event), target_key)),
                 integration: rule.action.integration.clone(),
                 target,
                 content: content.clone(),
-                created_at: Utc::now(),
-                expires_at: rule.action.expires_in_secs.map(|s| Utc::now() + chrono::Duration::seconds(s as i64)),
+                created_at: now,
+                expires_at: rule
+                    .action
+                    .expires_in_secs
+                    .map(|s| herald_core::retry::add_to(now, Duration::from_secs(s))),
                 closed_policy: rule.action.closed_policy,
                 rule: Some(rule.name.clone()),
             };
@@ -185,44 +346,21 @@ impl RuleEngine {
                     self.inner.dispatcher.schedule(record);
                 }
                 Ok(Enqueued::Existing(_)) => {}
-                Err(e) => warn!(rule = %rule.name, error = %e, "Could not enqueue a rule's notification."),
+                Err(e) => {
+                    warn!(rule = %rule.name, error = %e, "Could not enqueue a rule's notification.");
+                    if rule.action.cooldown_secs > 0 {
+                        self.inner.state.release_cooldown(&rule.name, &target_key).await;
+                    }
+                }
             }
         }
         created
     }
 
-    /// Rate limit and cooldown; records the firing when admitted.
-    fn admit(&self, rule: &RuleConfig, target: &Target) -> bool {
-        let now = Instant::now();
-        let mut state = self.inner.state.lock();
-        let key = (rule.name.clone(), target.ordering_key(&rule.action.integration));
-        if rule.action.cooldown_secs > 0 {
-            if let Some(last) = state.cooldowns.get(&key) {
-                if now.duration_since(*last) < Duration::from_secs(rule.action.cooldown_secs) {
-                    metrics::counter!("herald_rule_suppressed_total", "rule" => rule.name.clone(), "why" => "cooldown")
-                        .increment(1);
-                    return false;
-                }
-            }
-        }
-        if rule.action.max_per_minute > 0 {
-            let window = state.rates.entry(rule.name.clone()).or_default();
-            window.retain(|t| now.duration_since(*t) < Duration::from_secs(60));
-            if window.len() >= rule.action.max_per_minute as usize {
-                metrics::counter!("herald_rule_suppressed_total", "rule" => rule.name.clone(), "why" => "rate")
-                    .increment(1);
-                return false;
-            }
-            window.push(now);
-        }
-        state.cooldowns.insert(key, now);
-        true
-    }
-
     async fn targets(
         &self,
         rule: &RuleConfig,
-        event: &Event,
+        _event: &Event,
         vars: &std::collections::BTreeMap<String, String>,
     ) -> Result<Vec<Target>, String> {
         let need = |k: &str| vars.get(k).cloned().ok_or_else(|| format!("the event has no `{k}`"));
@@ -252,7 +390,6 @@ impl RuleEngine {
                         }
                     }
                 }
-                let _ = event;
                 Ok(out)
             }
         }

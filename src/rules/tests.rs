@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use chrono::{Duration, Utc};
 use herald_core::store::memory::{MemoryOutbox, MemorySessionStore};
+use herald_core::store::memory_state::MemoryStateStore;
 use herald_core::{
     Content, Event, EventKind, MediaKind, Outbox, OutboxFilter, OutboxRecord, Session, SessionState, SessionStore,
     Target,
@@ -15,7 +16,7 @@ use super::{RuleConfig, RuleEngine};
 use crate::config::DispatcherConfig;
 use crate::dispatcher::Dispatcher;
 
-fn rules(toml_text: &str) -> Vec<RuleConfig> {
+pub(super) fn rules(toml_text: &str) -> Vec<RuleConfig> {
     #[derive(serde::Deserialize)]
     struct File {
         rule: Vec<RuleConfig>,
@@ -28,7 +29,16 @@ fn setup(rules_text: &str) -> (RuleEngine, Arc<MemoryOutbox>, Arc<MemorySessionS
     let sessions = Arc::new(MemorySessionStore::default());
     let config = DispatcherConfig { paused: true, ..DispatcherConfig::default() };
     let dispatcher = Dispatcher::new(outbox.clone(), HashMap::new(), config);
-    (RuleEngine::new(rules(rules_text), outbox.clone(), sessions.clone(), dispatcher), outbox, sessions)
+    let state = Arc::new(MemoryStateStore::new());
+    (RuleEngine::new(rules(rules_text), outbox.clone(), sessions.clone(), state, dispatcher), outbox, sessions)
+}
+
+/// What the service's event loop does: store the session the event carries, then hand the event to the rules.
+pub(super) async fn feed(engine: &RuleEngine, sessions: &dyn SessionStore, event: Event) -> Vec<uuid::Uuid> {
+    if let Some(s) = event.kind.session() {
+        sessions.upsert(s.clone()).await.expect("upsert");
+    }
+    engine.handle(&event).await
 }
 
 async fn all(outbox: &MemoryOutbox) -> Vec<OutboxRecord> {
@@ -37,7 +47,7 @@ async fn all(outbox: &MemoryOutbox) -> Vec<OutboxRecord> {
     v
 }
 
-fn session(id: &str, customer: &str, agent: Option<&str>, state: SessionState) -> Session {
+pub(super) fn session(id: &str, customer: &str, agent: Option<&str>, state: SessionState) -> Session {
     let mut s = Session::new(id, "web", MediaKind::WebMessaging, Utc::now());
     s.customer.external_contact_id = Some(customer.into());
     s.customer.name = Some("Ana".into());
@@ -178,7 +188,7 @@ integration = "web"
 target = "conversation"
 text = "Thanks for waiting {{customer_name}} ({{waited_secs}} s)."
 "#;
-    let (engine, outbox, _) = setup(text);
+    let (engine, outbox, sessions) = setup(text);
     let mut waiting = session("c1", "ec-1", None, SessionState::Queued);
     waiting.queued_at = Some(Utc::now() - Duration::seconds(90));
     let mut fresh = session("c2", "ec-2", None, SessionState::Queued);
@@ -186,10 +196,11 @@ text = "Thanks for waiting {{customer_name}} ({{waited_secs}} s)."
     let mut served = session("c3", "ec-3", None, SessionState::Queued);
     served.queued_at = Some(Utc::now() - Duration::seconds(120));
     for s in [&waiting, &fresh, &served] {
-        engine.handle(&Event::now("web", EventKind::SessionOpened { session: s.clone() })).await;
+        feed(&engine, sessions.as_ref(), Event::now("web", EventKind::SessionOpened { session: s.clone() })).await;
     }
     served.state = SessionState::Connected;
-    engine.handle(&Event::now("web", EventKind::SessionUpdated { session: served })).await;
+    served.queued_at = None;
+    feed(&engine, sessions.as_ref(), Event::now("web", EventKind::SessionUpdated { session: served })).await;
 
     assert_eq!(engine.check_waits().await.len(), 1, "only c1 waited long enough without an agent");
     assert!(engine.check_waits().await.is_empty(), "fires once per conversation");

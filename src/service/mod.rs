@@ -11,8 +11,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use herald_core::store::memory::{MemoryOutbox, MemorySessionStore};
+use herald_core::store::memory_state::MemoryStateStore;
 use herald_core::store::sled::{SledOptions, SledStore};
-use herald_core::{ChannelContext, ConfigProblem, Event, EventSink, Outbox, SessionStore};
+use herald_core::{ChannelContext, ConfigProblem, Event, EventSink, Outbox, SessionStore, StateStore};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tracing::{error, info, warn};
@@ -20,7 +21,7 @@ use tracing::{error, info, warn};
 use crate::api::{self, AppState};
 use crate::config::LoadedConfig;
 use crate::dispatcher::{Channels, Dispatcher, Route};
-use crate::rules::RuleEngine;
+use crate::rules::{MarkingOutbox, RuleEngine};
 use supervisor::Supervisor;
 
 /// Why the service could not start.
@@ -106,15 +107,19 @@ impl RunningService {
 /// How long an adapter (or a leftover background task) may take to stop once the grace is over.
 const ADAPTER_STOP: Duration = Duration::from_secs(5);
 
-/// The session store and the outbox (one backend may serve both).
-pub type Stores = (Arc<dyn SessionStore>, Arc<dyn Outbox>);
+/// The session store, the outbox and the state store (one backend may serve all three).
+pub type Stores = (Arc<dyn SessionStore>, Arc<dyn Outbox>, Arc<dyn StateStore>);
 
 /// Open the store named by the config. Blocking: the sled backend sleeps while another process holds its lock, so
 /// async callers run it on a blocking thread ([`tokio::task::spawn_blocking`]), as [`start`] does.
 pub fn open_store(loaded: &LoadedConfig) -> Result<Stores, ServiceError> {
     let path = &loaded.config.store.path;
     if path.as_os_str() == ":memory:" {
-        return Ok((Arc::new(MemorySessionStore::default()), Arc::new(MemoryOutbox::default())));
+        return Ok((
+            Arc::new(MemorySessionStore::default()),
+            Arc::new(MemoryOutbox::default()),
+            Arc::new(MemoryStateStore::default()),
+        ));
     }
     let options = SledOptions {
         group_commit_max_delay: Duration::from_micros(loaded.config.store.commit_delay_us),
@@ -123,7 +128,7 @@ pub fn open_store(loaded: &LoadedConfig) -> Result<Stores, ServiceError> {
     };
     let store = SledStore::open(path, options)
         .map_err(|source| ServiceError::Store { path: path.display().to_string(), source })?;
-    Ok((Arc::new(store.clone()), Arc::new(store)))
+    Ok((Arc::new(store.clone()), Arc::new(store.clone()), Arc::new(store)))
 }
 
 /// Build every integration through the registry the config was loaded with (built-ins and plugins).
@@ -159,13 +164,15 @@ pub fn build_routes(loaded: &LoadedConfig) -> Result<Channels, ServiceError> {
 pub async fn start(loaded: LoadedConfig) -> Result<RunningService, ServiceError> {
     crate::tls::install_crypto_provider();
     let config = loaded.config.clone();
-    let (sessions, outbox) = {
+    let (sessions, outbox, state) = {
         let loaded = loaded.clone();
         tokio::task::spawn_blocking(move || open_store(&loaded)).await.map_err(|e| ServiceError::Store {
             path: config.store.path.display().to_string(),
             source: herald_core::StoreError::Backend(format!("the store-opening thread failed: {e}")),
         })??
     };
+    // Deliveries are recorded as herald's own messages, so no rule answers them.
+    let outbox: Arc<dyn Outbox> = Arc::new(MarkingOutbox::new(outbox, state.clone()));
     let routes = Arc::new(build_routes(&loaded)?);
     let listener = tokio::net::TcpListener::bind(config.service.listen)
         .await
@@ -175,7 +182,8 @@ pub async fn start(loaded: LoadedConfig) -> Result<RunningService, ServiceError>
     let shutdown = CancellationToken::new();
     let supervisor = Supervisor::new();
     let dispatcher = Dispatcher::new(outbox.clone(), (*routes).clone(), config.dispatcher.clone());
-    let rules = RuleEngine::new(config.rules.clone(), outbox.clone(), sessions.clone(), dispatcher.clone());
+    let rules =
+        RuleEngine::new(config.rules.clone(), outbox.clone(), sessions.clone(), state.clone(), dispatcher.clone());
     let events_tx = event_loop::start(&supervisor, sessions.clone(), dispatcher.clone(), rules.clone());
 
     let mut extra_routes = Vec::new();
@@ -186,6 +194,7 @@ pub async fn start(loaded: LoadedConfig) -> Result<RunningService, ServiceError>
         let ctx = ChannelContext {
             events: EventSink::new(name.clone(), events_tx.clone()),
             sessions: sessions.clone(),
+            state: state.clone(),
             shutdown: shutdown.child_token(),
         };
         if let Err(e) = route.channel.start(ctx).await {

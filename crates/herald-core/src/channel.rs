@@ -23,6 +23,8 @@ pub struct ChannelContext {
     pub events: EventSink,
     /// The session store, for resolving targets (read) — the host writes sessions from events.
     pub sessions: Arc<dyn SessionStore>,
+    /// The host's state store, for what an adapter keeps between restarts (Teams references and links, ...).
+    pub state: Arc<dyn crate::store::StateStore>,
     /// Cancelled when the service shuts down; background tasks should stop.
     pub shutdown: tokio_util::sync::CancellationToken,
 }

@@ -31,5 +31,5 @@ pub use notification::{
 };
 pub use registry::{AdapterFactory, IntegrationSpec, Registry};
 pub use session::{Communication, CustomerIds, MediaKind, Participant, Session, SessionState};
-pub use store::{Enqueued, Outbox, OutboxFilter, SessionQuery, SessionStore};
+pub use store::{CasOutcome, Enqueued, Outbox, OutboxFilter, SessionQuery, SessionStore, StateEntry, StateStore};
 pub use target::Target;

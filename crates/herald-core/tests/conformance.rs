@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use async_trait::async_trait;
 use herald_core::store::conformance::Harness;
 use herald_core::store::memory::{MemoryOutbox, MemorySessionStore};
+use herald_core::store::memory_state::MemoryStateStore;
 use herald_core::store::sled::{SledOptions, SledStore};
 
 /// The in-memory backend: fresh maps, nothing to reopen.
@@ -29,6 +30,16 @@ impl Harness for MemoryHarness {
     }
 
     async fn reopen_outbox(&self, _outbox: MemoryOutbox) -> Option<MemoryOutbox> {
+        None
+    }
+
+    type State = MemoryStateStore;
+
+    async fn state(&self) -> MemoryStateStore {
+        MemoryStateStore::new()
+    }
+
+    async fn reopen_state(&self, _state: MemoryStateStore) -> Option<MemoryStateStore> {
         None
     }
 }
@@ -76,6 +87,16 @@ impl Harness for SledHarness {
 
     async fn reopen_outbox(&self, outbox: SledStore) -> Option<SledStore> {
         Some(self.reopen(outbox))
+    }
+
+    type State = SledStore;
+
+    async fn state(&self) -> SledStore {
+        self.fresh()
+    }
+
+    async fn reopen_state(&self, state: SledStore) -> Option<SledStore> {
+        Some(self.reopen(state))
     }
 }
 

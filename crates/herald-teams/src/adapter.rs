@@ -20,6 +20,7 @@ use tokio_util::sync::CancellationToken;
 use crate::bot::{self, Bot};
 use crate::connector::{Connector, ConnectorError, RetryPolicy};
 use crate::graph::{budget_limiter, GraphClient};
+use crate::identity::IdentityCheck;
 use crate::jwt::BotAuthenticator;
 use crate::openid::KeyCache;
 use crate::presence::{subscribe, Engine};
@@ -88,13 +89,11 @@ impl TeamsAdapter {
         ));
         let links: Vec<(String, String)> =
             settings.links.iter().map(|l| (l.genesys_user_id.clone(), l.teams_aad_id.clone())).collect();
-        let refs = Arc::new(
-            ReferenceStore::open(settings.state_path.clone(), &links)
-                .map_err(|e| problem(&format!("{path}.state_path"), e))?,
-        );
+        let refs = Arc::new(ReferenceStore::new(name, settings.state_path.clone(), &links));
         let stats = Arc::new(Stats::default());
+        let mut identity = None;
         let presence = match &settings.genesys {
-            Some(g) if settings.presence.teams_to_genesys || settings.presence.genesys_to_teams => {
+            Some(g) => {
                 let genesys =
                     GenesysClient::new(g.clone()).map_err(|e| problem(&format!("{path}.genesys"), e.to_string()))?;
                 let graph_id = settings.graph.client_id.clone().unwrap_or_else(|| settings.app_id.clone());
@@ -125,9 +124,11 @@ impl TeamsAdapter {
                     budget_limiter(p.budget_requests, Duration::from_secs(p.budget_window_secs), p.budget_share);
                 let graph =
                     Arc::new(GraphClient::new(http, settings.graph_base(), app_token, delegated, budget, graph_id));
-                Some(Arc::new(Engine::new(p.clone(), refs.clone(), graph, genesys, stats.clone())))
+                identity = Some(Arc::new(IdentityCheck::new(graph.clone(), genesys.clone())));
+                (p.teams_to_genesys || p.genesys_to_teams)
+                    .then(|| Arc::new(Engine::new(p.clone(), refs.clone(), graph, genesys, stats.clone())))
             }
-            _ => None,
+            None => None,
         };
         let bot = Arc::new(Bot {
             auth,
@@ -136,6 +137,8 @@ impl TeamsAdapter {
             presence: presence.clone(),
             stats: stats.clone(),
             app_id: settings.app_id.clone(),
+            tenant_id: settings.tenant_id.clone(),
+            identity,
         });
         Ok(TeamsAdapter {
             name: name.to_string(),
@@ -194,6 +197,16 @@ impl MessagingChannel for TeamsAdapter {
     }
 
     async fn start(&self, ctx: ChannelContext) -> Result<(), ChannelError> {
+        if self.started.load(Ordering::SeqCst) {
+            return Ok(());
+        }
+        // References and links live in the host's state store from now on (the old state file is imported once).
+        self.refs.attach(ctx.state.clone()).await.map_err(|e| {
+            ChannelError::permanent(format!(
+                "integration `{}`: cannot open its Teams references: {e}; fix or remove `state_path`",
+                self.name
+            ))
+        })?;
         if self.started.swap(true, Ordering::SeqCst) {
             return Ok(());
         }
@@ -221,14 +234,17 @@ impl MessagingChannel for TeamsAdapter {
             }
         };
         let text = Self::text_of(&delivery.notification.content)?;
-        let aad = self.refs.teams_of(&agent).ok_or_else(|| {
+        let store_down = |e: herald_core::StoreError| {
+            ChannelError::transient(format!("the Teams reference store is unavailable: {e}"))
+        };
+        let aad = self.refs.teams_of(&agent).await.map_err(store_down)?.ok_or_else(|| {
             ChannelError::not_found(
                 "agent link",
                 &agent,
                 "link the agent: add a [[links]] entry or have the agent send `link <genesys-user-id>` to the bot",
             )
         })?;
-        let reference = self.refs.get(&aad).ok_or_else(|| {
+        let reference = self.refs.get(&aad).await.map_err(store_down)?.ok_or_else(|| {
             ChannelError::not_found(
                 "Teams conversation reference",
                 &aad,
@@ -243,7 +259,9 @@ impl MessagingChannel for TeamsAdapter {
                     .create_conversation(&reference.service_url, &reference.teams_user_id, &reference.tenant_id)
                     .await
                     .map_err(|e| e.into_channel_error(&agent))?;
-                self.refs.set_conversation(&aad, &c);
+                if let Err(e) = self.refs.set_conversation(&aad, &c).await {
+                    tracing::warn!(error = %e, "could not store the new 1:1 conversation id; it is created again next time");
+                }
                 c
             }
         };
@@ -258,10 +276,13 @@ impl MessagingChannel for TeamsAdapter {
                 })
             }
             Err(e) => {
-                match &e {
-                    ConnectorError::Blocked { .. } => self.refs.remove(&aad),
-                    ConnectorError::ConversationNotFound => self.refs.clear_conversation(&aad),
-                    ConnectorError::Other(_) => {}
+                let forgotten = match &e {
+                    ConnectorError::Blocked { .. } => self.refs.remove(&aad).await,
+                    ConnectorError::ConversationNotFound => self.refs.clear_conversation(&aad).await,
+                    ConnectorError::Other(_) => Ok(()),
+                };
+                if let Err(store) = forgotten {
+                    tracing::warn!(error = %store, "could not update the Teams reference after a refused send");
                 }
                 Err(e.into_channel_error(&agent))
             }
@@ -283,7 +304,14 @@ impl MessagingChannel for TeamsAdapter {
             kerr.map(|e| format!("{nkeys} keys; last refresh failed: {e}"))
                 .unwrap_or_else(|| format!("{nkeys} keys, {refreshes} refreshes")),
         );
-        checks.insert("references".into(), format!("{} stored", self.refs.reference_count()));
+        let references = match self.refs.reference_count().await {
+            Ok(n) => format!("{n} stored"),
+            Err(e) => {
+                status = HealthStatus::Degraded;
+                format!("store unavailable: {e}")
+            }
+        };
+        checks.insert("references".into(), references);
         if let Some(p) = &self.presence {
             let h = p.health();
             let poll = match (&h.poll_error, h.last_poll) {
@@ -320,6 +348,11 @@ impl MessagingChannel for TeamsAdapter {
 
     async fn shutdown(&self) {
         self.cancel.cancel();
+    }
+
+    /// Ready once started: before that the references are not in the host's store yet.
+    async fn ready(&self) -> bool {
+        self.started.load(Ordering::SeqCst)
     }
 
     fn as_http_inbound(&self) -> Option<&dyn HttpInbound> {

@@ -92,9 +92,10 @@ fn seg(s: &str) -> String {
         .collect()
 }
 
+/// A `Retry-After` header through the one shared parser (seconds, decimals or an HTTP date; clamped; negative,
+/// NaN and garbage give `None`, never a panic).
 fn parse_retry_after(h: Option<&reqwest::header::HeaderValue>) -> Option<Duration> {
-    let s = h?.to_str().ok()?.trim();
-    s.parse::<f64>().ok().filter(|v| v.is_finite() && *v >= 0.0).map(Duration::from_secs_f64)
+    herald_core::retry::parse_retry_after(h?.to_str().ok()?)
 }
 
 impl Connector {
@@ -209,7 +210,9 @@ impl Connector {
                         .into());
                     }
                     attempt += 1;
-                    tokio::time::sleep(retry_after.unwrap_or_else(|| self.backoff(attempt))).await;
+                    let wait =
+                        retry_after.map_or_else(|| self.backoff(attempt), |w| w.min(self.policy.max_retry_after));
+                    tokio::time::sleep(wait).await;
                     continue;
                 }
                 _ => return Err(classify(status, &code, &body, op)),
@@ -291,5 +294,18 @@ mod tests {
             Some(Duration::from_millis(2500))
         );
         assert_eq!(seg("a:1 b"), "a:1%20b");
+    }
+
+    #[test]
+    fn retry_after_never_panics_and_is_clamped() {
+        let parse = |s: &'static str| parse_retry_after(Some(&reqwest::header::HeaderValue::from_static(s)));
+        assert_eq!(parse("-1"), None, "negative");
+        assert_eq!(parse("NaN"), None, "not a number");
+        assert_eq!(parse("inf"), Some(herald_core::retry::MAX_RETRY_AFTER), "infinite is clamped");
+        assert_eq!(parse("soon"), None, "garbage");
+        assert_eq!(parse("1e300"), Some(herald_core::retry::MAX_RETRY_AFTER), "huge is clamped, not a panic");
+        assert_eq!(parse("99999999999999999999"), Some(herald_core::retry::MAX_RETRY_AFTER));
+        assert_eq!(parse("0"), Some(Duration::ZERO));
+        assert_eq!(parse_retry_after(None), None);
     }
 }

@@ -53,6 +53,22 @@ pub struct GraphClient {
     max_retries: u32,
 }
 
+/// The `Retry-After` of a Graph answer through the one shared parser (seconds, decimals or an HTTP date; clamped
+/// to [`MAX_RETRY_AFTER`](herald_core::retry::MAX_RETRY_AFTER); negative, NaN and garbage give `None`).
+fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
+    herald_core::retry::parse_retry_after(headers.get(reqwest::header::RETRY_AFTER)?.to_str().ok()?)
+}
+
+/// `id` as one URL path segment (an object id is a GUID; anything else is percent-encoded, never a path).
+fn path_segment(id: &str) -> String {
+    id.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
 /// A presence budget limiter: at most `share × requests` in any `window`.
 pub fn budget_limiter(requests: u32, window: Duration, share: f64) -> DefaultDirectRateLimiter {
     let allowed = ((requests as f64) * share).floor().max(1.0) as u32;
@@ -128,6 +144,19 @@ impl GraphClient {
         self.request(Method::POST, &url, Some(body), false, true).await.map(|_| ())
     }
 
+    /// `GET /v1.0/users/{id}?$select=mail,userPrincipalName` (application `User.Read.All`): the directory
+    /// addresses of a Teams user, lower-cased, empty ones left out. Not charged to the presence budget.
+    pub async fn user_addresses(&self, aad_id: &str) -> Result<Vec<String>, ChannelError> {
+        let url = format!("{}/v1.0/users/{}?$select=mail,userPrincipalName", self.base, path_segment(aad_id));
+        let v = self.request(Method::GET, &url, None, false, false).await?;
+        Ok(["mail", "userPrincipalName"]
+            .iter()
+            .filter_map(|k| v.get(*k).and_then(Value::as_str))
+            .map(|s| s.trim().to_ascii_lowercase())
+            .filter(|s| !s.is_empty())
+            .collect())
+    }
+
     /// `POST /v1.0/subscriptions` (delegated).
     pub async fn create_subscription(&self, body: Value) -> Result<SubscriptionInfo, ChannelError> {
         let url = format!("{}/v1.0/subscriptions", self.base);
@@ -189,13 +218,7 @@ impl GraphClient {
             };
             let status = resp.status();
             let rid = resp.headers().get("request-id").and_then(|v| v.to_str().ok()).map(str::to_string);
-            let retry_after = resp
-                .headers()
-                .get(reqwest::header::RETRY_AFTER)
-                .and_then(|v| v.to_str().ok())
-                .and_then(|s| s.trim().parse::<f64>().ok())
-                .filter(|s| s.is_finite() && *s >= 0.0)
-                .map(Duration::from_secs_f64);
+            let retry_after = retry_after(resp.headers());
             if status.is_success() {
                 let text = resp.text().await.unwrap_or_default();
                 return Ok(serde_json::from_str(&text).unwrap_or(Value::Null));
@@ -245,5 +268,25 @@ impl GraphClient {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(value: &'static str) -> reqwest::header::HeaderMap {
+        let mut h = reqwest::header::HeaderMap::new();
+        h.insert(reqwest::header::RETRY_AFTER, reqwest::header::HeaderValue::from_static(value));
+        h
+    }
+
+    #[test]
+    fn retry_after_never_panics_and_is_clamped() {
+        assert_eq!(retry_after(&headers("2.5")), Some(Duration::from_millis(2500)));
+        assert_eq!(retry_after(&headers("-1")), None);
+        assert_eq!(retry_after(&headers("NaN")), None);
+        assert_eq!(retry_after(&headers("1e300")), Some(herald_core::retry::MAX_RETRY_AFTER));
+        assert_eq!(retry_after(&reqwest::header::HeaderMap::new()), None);
     }
 }

@@ -2,7 +2,8 @@
 //!
 //! - [`settings`]: the `[integration.settings]` table;
 //! - [`openid`], [`jwt`]: Bot Framework token validation of inbound activities;
-//! - [`activities`], [`bot`]: the bot endpoint and its commands; [`references`]: conversation references and links;
+//! - [`activities`], [`bot`]: the bot endpoint and its commands; [`references`]: conversation references and links
+//!   (in the host's state store); [`identity`]: the proof a Teams user is the Genesys user they link;
 //! - [`tokens`], [`throttle`], [`connector`]: proactive messages through the Bot Connector;
 //! - [`graph`], [`presence`]: presence sync Teams ⇄ Genesys Cloud;
 //! - [`adapter`], [`factory`]: the `MessagingChannel` and its registry entry; [`stats`]: counters.
@@ -15,6 +16,7 @@ pub mod bot;
 pub mod connector;
 pub mod factory;
 pub mod graph;
+pub mod identity;
 pub mod jwt;
 pub mod openid;
 pub mod presence;

@@ -36,7 +36,8 @@ pub struct TeamsSettings {
     /// `serviceUrl` used when none was ever received for a user.
     #[serde(default = "defaults::default_service_url")]
     pub default_service_url: String,
-    /// JSON file keeping conversation references and bot-made links across restarts; in memory when absent.
+    /// JSON file an older herald kept conversation references and bot-made links in: imported once into the
+    /// store at start, never written (references and links now live in herald's store).
     #[serde(default)]
     pub state_path: Option<PathBuf>,
     /// HTTP timeout of upstream calls, seconds.

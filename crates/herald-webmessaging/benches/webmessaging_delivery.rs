@@ -57,7 +57,8 @@ async fn start(name: &str, s: Settings, store: Arc<MemorySessionStore>) -> Arc<W
             }
         }
     });
-    let ctx = ChannelContext { events, sessions: store, shutdown: tokio_util::sync::CancellationToken::new() };
+    let state = std::sync::Arc::new(herald_core::store::memory_state::MemoryStateStore::new());
+    let ctx = ChannelContext { events, sessions: store, state, shutdown: tokio_util::sync::CancellationToken::new() };
     adapter.start(ctx).await.unwrap_or_else(|e| panic!("start: {e}"));
     adapter
 }

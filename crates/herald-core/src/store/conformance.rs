@@ -1,6 +1,6 @@
 //! The conformance suite every store backend runs.
 //!
-//! One set of expectations for [`SessionStore`] and [`Outbox`], written once and run against each backend (the
+//! One set of expectations for [`SessionStore`], [`Outbox`] and [`StateStore`], written once and run against each backend (the
 //! in-memory reference, sled, and any later one such as PostgreSQL), so backends cannot drift apart. A backend
 //! provides a [`Harness`] that opens fresh stores and, when it persists anything, reopens a closed one; then either
 //! expands [`store_conformance_tests!`](crate::store_conformance_tests) in a test module (one `#[tokio::test]` per
@@ -11,16 +11,18 @@
 
 mod outbox;
 mod sessions;
+mod state;
 
 pub use outbox::*;
 pub use sessions::*;
+pub use state::*;
 
 use std::fmt::Debug;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
-use crate::store::{Outbox, SessionStore};
+use crate::store::{Outbox, SessionStore, StateStore};
 
 /// How the suite gets stores from a backend.
 #[async_trait]
@@ -42,6 +44,15 @@ pub trait Harness: Send + Sync + 'static {
 
     /// Close `outbox` and open the same one again; `None` when the backend keeps nothing across a close.
     async fn reopen_outbox(&self, outbox: Self::Outbox) -> Option<Self::Outbox>;
+
+    /// The state store type.
+    type State: StateStore;
+
+    /// A new, empty state store.
+    async fn state(&self) -> Self::State;
+
+    /// Close `state` and open the same one again; `None` when the backend keeps nothing across a close.
+    async fn reopen_state(&self, state: Self::State) -> Option<Self::State>;
 }
 
 /// Expand the whole suite as `#[tokio::test]`s (multi-threaded runtime, 2 workers). `$harness` is evaluated once per
@@ -81,6 +92,12 @@ macro_rules! store_conformance_tests {
             outbox_pages_with_cursors,
             outbox_listings_are_bounded,
             outbox_attributes_upstream_messages,
+            state_put_get_versions_and_namespaces,
+            state_compare_and_set,
+            state_expiry_and_purge,
+            state_concurrent_put_if_absent,
+            state_list_pages_with_cursor,
+            state_reopen_keeps_everything,
         );
     };
     (@cases $harness:expr; $($case:ident),+ $(,)?) => {
@@ -120,6 +137,12 @@ pub async fn run_all<H: Harness>(harness: &H) {
     outbox_pages_with_cursors(harness).await;
     outbox_listings_are_bounded(harness).await;
     outbox_attributes_upstream_messages(harness).await;
+    state_put_get_versions_and_namespaces(harness).await;
+    state_compare_and_set(harness).await;
+    state_expiry_and_purge(harness).await;
+    state_concurrent_put_if_absent(harness).await;
+    state_list_pages_with_cursor(harness).await;
+    state_reopen_keeps_everything(harness).await;
 }
 
 /// 2026-01-01T00:00:00Z plus `secs` seconds: the suite's clock.

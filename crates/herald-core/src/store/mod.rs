@@ -6,7 +6,11 @@
 
 pub mod conformance;
 pub mod memory;
+pub mod memory_state;
 pub mod sled;
+pub mod state;
+
+pub use state::{CasOutcome, StateEntry, StateStore};
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};

@@ -21,6 +21,7 @@
 //! | `outbox_final` | last change ++ seq (delivered / failed / expired only) | notification id |
 //! | `outbox_by_status` | status byte ++ seq | notification id |
 //! | `outbox_attributed` | integration ++ upstream message id (from delivered receipts) | notification id |
+//! | `state` | namespace ++ NUL ++ key ([`StateStore`](crate::store::StateStore), see `state.rs`) | entry JSON |
 //! | `meta` | `sessions_len`, `seq_floor` | u64 big-endian |
 //!
 //! No sled transactions: they take a process-wide lock, read every key they write, and measured 3x slower than
@@ -61,6 +62,7 @@ mod group_commit;
 mod keys;
 mod outbox;
 mod sessions;
+mod state;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicU64;
@@ -144,6 +146,7 @@ pub(crate) struct Trees {
     finals: ::sled::Tree,
     by_status: ::sled::Tree,
     attributed: ::sled::Tree,
+    state: ::sled::Tree,
     meta: ::sled::Tree,
 }
 
@@ -238,6 +241,7 @@ impl SledStore {
             finals: db.open_tree("outbox_final")?,
             by_status: db.open_tree("outbox_by_status")?,
             attributed: db.open_tree("outbox_attributed")?,
+            state: db.open_tree("state")?,
             meta: db.open_tree("meta")?,
         };
         sessions::migrate_timed_owner_indexes(&db, &trees)?;
@@ -311,6 +315,7 @@ impl SledStore {
             ("outbox_final", &t.finals),
             ("outbox_by_status", &t.by_status),
             ("outbox_attributed", &t.attributed),
+            ("state", &t.state),
         ];
         Ok(named.into_iter().map(|(name, tree)| (name, tree.len())).collect())
     }

@@ -29,7 +29,7 @@ pub fn parse_event(topic: &str, body: &Value) -> Option<(String, Option<String>,
 pub async fn run(engine: Arc<Engine>, cancel: CancellationToken) {
     let mut links = engine.links_receiver();
     loop {
-        let agents: Vec<String> = engine.linked().into_iter().map(|(g, _)| g).collect();
+        let agents: Vec<String> = engine.linked().await.into_iter().map(|(g, _)| g).collect();
         if agents.is_empty() {
             tokio::select! {
                 _ = cancel.cancelled() => return,

@@ -158,9 +158,15 @@ impl Engine {
         self.resync.notify_one();
     }
 
-    /// `(genesys user id, aad id)` of every linked agent.
-    pub fn linked(&self) -> Vec<(String, String)> {
-        self.refs.links()
+    /// `(genesys user id, aad id)` of every linked agent (only the config's when the store cannot be read).
+    pub async fn linked(&self) -> Vec<(String, String)> {
+        match self.refs.links().await {
+            Ok(l) => l,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot read the stored agent links; using the config's only");
+                self.refs.config_links()
+            }
+        }
     }
 
     /// Checks that a Genesys user exists (for the bot's `link`).
@@ -186,7 +192,14 @@ impl Engine {
 
     /// A Teams presence observed (poll or notification) for the Teams user `aad`.
     pub async fn on_teams_presence(&self, aad: &str, availability: &str, activity: &str) {
-        let Some(agent) = self.refs.genesys_of(aad) else { return };
+        let agent = match self.refs.genesys_of(aad).await {
+            Ok(Some(a)) => a,
+            Ok(None) => return,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot read the agent links; Teams presence change ignored");
+                return;
+            }
+        };
         let previous = {
             let mut agents = self.agents.lock();
             let st = agents.entry(agent.clone()).or_default();
@@ -266,7 +279,7 @@ impl Engine {
 
     /// A Genesys presence event for `agent`.
     pub async fn on_genesys_presence(&self, agent: &str, definition: Option<String>, system: &str) {
-        if self.refs.teams_of(agent).is_none() {
+        if !matches!(self.refs.teams_of(agent).await, Ok(Some(_))) {
             return;
         }
         let previous = {
@@ -306,7 +319,7 @@ impl Engine {
             self.stats.incr(names::UNMAPPED);
             return;
         };
-        let Some(aad) = self.refs.teams_of(agent) else { return };
+        let Ok(Some(aad)) = self.refs.teams_of(agent).await else { return };
         let teams_now = self.agents.lock().get(agent).and_then(|s| s.teams_availability.clone());
         if self.echo.is_noop(agent, Direction::ToTeams, &availability, teams_now.as_deref()) {
             return;

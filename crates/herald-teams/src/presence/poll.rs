@@ -33,7 +33,7 @@ pub async fn run(engine: Arc<Engine>, cancel: CancellationToken) {
 
 /// One full pass over every linked user.
 pub async fn round(engine: &Arc<Engine>) {
-    let mut ids: Vec<String> = engine.linked().into_iter().map(|(_, aad)| aad).collect();
+    let mut ids: Vec<String> = engine.linked().await.into_iter().map(|(_, aad)| aad).collect();
     ids.sort();
     ids.dedup();
     if ids.is_empty() {

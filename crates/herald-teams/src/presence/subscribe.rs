@@ -39,7 +39,7 @@ pub async fn run(engine: Arc<Engine>, cancel: CancellationToken) {
         for id in subs.drain(..) {
             let _ = engine.graph().delete_subscription(&id).await;
         }
-        let mut ids: Vec<String> = engine.linked().into_iter().map(|(_, a)| a).collect();
+        let mut ids: Vec<String> = engine.linked().await.into_iter().map(|(_, a)| a).collect();
         ids.sort();
         ids.dedup();
         let mut ok = true;
