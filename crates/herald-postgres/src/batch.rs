@@ -145,11 +145,8 @@ impl Task {
                 .map_err(Failure::db("reserve sequence numbers"))?
                 .get(0);
             let first = u64::try_from(last - count + 1).unwrap_or(1);
-            let records: Vec<OutboxRecord> = new
-                .iter()
-                .zip(first..)
-                .map(|(&i, seq)| OutboxRecord::new(batch[i].clone(), seq))
-                .collect();
+            let records: Vec<OutboxRecord> =
+                new.iter().zip(first..).map(|(&i, seq)| OutboxRecord::new(batch[i].clone(), seq)).collect();
             let inserted = insert(&tx, &records).await?;
             let lost: Vec<&OutboxRecord> = records.iter().filter(|r| !inserted.contains(&r.id())).collect();
             if !lost.is_empty() {
@@ -204,7 +201,12 @@ struct Known {
 }
 
 impl Known {
-    async fn load(&mut self, tx: &deadpool_postgres::Transaction<'_>, ids: &[Uuid], keys: &[&str]) -> Result<(), Failure> {
+    async fn load(
+        &mut self,
+        tx: &deadpool_postgres::Transaction<'_>,
+        ids: &[Uuid],
+        keys: &[&str],
+    ) -> Result<(), Failure> {
         let rows = tx
             .query(
                 "SELECT record::text FROM herald_outbox WHERE id = ANY($1) OR idempotency_key = ANY($2::text[])",
@@ -214,7 +216,8 @@ impl Known {
             .map_err(Failure::db("look up idempotency keys"))?;
         for row in rows {
             let text: &str = row.get(0);
-            let record: OutboxRecord = from_json(text, || "herald_outbox (idempotency lookup)".into()).map_err(Failure::Store)?;
+            let record: OutboxRecord =
+                from_json(text, || "herald_outbox (idempotency lookup)".into()).map_err(Failure::Store)?;
             if let Some(k) = &record.notification.idempotency_key {
                 self.by_key.insert(k.clone(), record.id());
             }

@@ -60,9 +60,7 @@ impl PostgresConfig {
         options.push_str(&format!(" -c statement_timeout={timeout_ms}"));
         if let Some(schema) = &self.schema {
             if schema.is_empty() || !schema.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
-                return Err(StoreError::Backend(format!(
-                    "schema `{schema}` must be letters, digits and `_` only"
-                )));
+                return Err(StoreError::Backend(format!("schema `{schema}` must be letters, digits and `_` only")));
             }
             options.push_str(&format!(" -c search_path={schema}"));
         }
@@ -71,8 +69,7 @@ impl PostgresConfig {
             pg.application_name("herald");
         }
         pg.connect_timeout(self.connect_timeout);
-        let manager =
-            Manager::from_config(pg, NoTls, ManagerConfig { recycling_method: RecyclingMethod::Fast });
+        let manager = Manager::from_config(pg, NoTls, ManagerConfig { recycling_method: RecyclingMethod::Fast });
         let pool = Pool::builder(manager)
             .max_size(self.pool_size)
             .runtime(Runtime::Tokio1)

@@ -13,7 +13,9 @@ pub(crate) async fn client(pool: &Pool, target: &str) -> Result<Object, StoreErr
              check for slow queries",
             pool.status().max_size
         )),
-        PoolError::Backend(e) => StoreError::Backend(format!("{target}: cannot connect: {e}; check [store] url")),
+        PoolError::Backend(e) => {
+            StoreError::Backend(format!("{target}: cannot connect: {}; check [store] url", chain(&e)))
+        }
         other => StoreError::Backend(format!("{target}: cannot get a connection: {other}")),
     })
 }
@@ -23,7 +25,7 @@ pub(crate) fn failed(what: &'static str) -> impl Fn(tokio_postgres::Error) -> St
     move |e| {
         let detail = match e.as_db_error() {
             Some(db) => format!("{} ({})", db.message(), db.code().code()),
-            None => e.to_string(),
+            None => chain(&e),
         };
         StoreError::Backend(format!("PostgreSQL {what} failed: {detail}"))
     }
@@ -37,8 +39,7 @@ pub(crate) fn is_data_exception(e: &tokio_postgres::Error) -> bool {
 
 /// Serialise a record for a `json` column: exactly the JSON the sled backend writes.
 pub(crate) fn to_json<T: Serialize>(value: &T, key: impl FnOnce() -> String) -> Result<String, StoreError> {
-    serde_json::to_string(value)
-        .map_err(|e| StoreError::Backend(format!("cannot encode `{}` as JSON: {e}", key())))
+    serde_json::to_string(value).map_err(|e| StoreError::Backend(format!("cannot encode `{}` as JSON: {e}", key())))
 }
 
 /// Decode a `json` column read as text.
@@ -75,4 +76,19 @@ pub(crate) fn copy(e: &StoreError) -> StoreError {
         StoreError::Missing(id) => StoreError::Missing(id.clone()),
         StoreError::Closed => StoreError::Closed,
     }
+}
+
+/// An error with its causes (the driver's own text often stops at "error connecting to server").
+pub(crate) fn chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(cause) = source {
+        let more = cause.to_string();
+        if !text.contains(&more) {
+            text.push_str(": ");
+            text.push_str(&more);
+        }
+        source = cause.source();
+    }
+    text
 }

@@ -76,6 +76,22 @@ pub fn checksum(sql: &str) -> String {
 /// (empty when the schema was current).
 pub async fn apply(client: &mut tokio_postgres::Client, target: &str) -> Result<Vec<i32>, StoreError> {
     let tx = client.transaction().await.map_err(failed("begin migration"))?;
+    match apply_in(&tx, target).await {
+        Ok(done) => {
+            tx.commit().await.map_err(failed("commit the migrations"))?;
+            Ok(done)
+        }
+        Err(e) => {
+            // Roll back now rather than on drop, so the lock and the connection are free when this returns.
+            if let Err(rollback) = tx.rollback().await {
+                tracing::warn!(error = %rollback, "rolling back a failed migration failed");
+            }
+            Err(e)
+        }
+    }
+}
+
+async fn apply_in(tx: &tokio_postgres::Transaction<'_>, target: &str) -> Result<Vec<i32>, StoreError> {
     tx.batch_execute(&format!("SET LOCAL statement_timeout = '{MIGRATION_TIMEOUT}'"))
         .await
         .map_err(failed("set the migration timeout"))?;
@@ -121,7 +137,6 @@ pub async fn apply(client: &mut tokio_postgres::Client, target: &str) -> Result<
         .map_err(failed("record a migration"))?;
         done.push(m.version);
     }
-    tx.commit().await.map_err(failed("commit the migrations"))?;
     Ok(done)
 }
 

@@ -180,7 +180,8 @@ impl SessionStore for PostgresStore {
         // An index-only count: linear in the number of sessions (tens of milliseconds per million), bounded by the
         // statement timeout; retention keeps the table to the sessions of the last days.
         let client = self.client().await?;
-        let row = client.query_one("SELECT count(*) FROM herald_sessions", &[]).await.map_err(failed("count sessions"))?;
+        let row =
+            client.query_one("SELECT count(*) FROM herald_sessions", &[]).await.map_err(failed("count sessions"))?;
         Ok(usize::try_from(row.get::<_, i64>(0)).unwrap_or(0))
     }
 }

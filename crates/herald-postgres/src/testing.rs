@@ -6,6 +6,7 @@
 //! database. Every [`fresh`](TestDatabase::fresh) store lives in a schema of its own with a random name; the
 //! schemas are dropped when the `TestDatabase` is dropped.
 
+use std::io::Write;
 use std::time::Duration;
 
 use herald_core::StoreError;
@@ -36,10 +37,15 @@ impl TestDatabase {
             Ok(admin) => Some(TestDatabase { url, admin, schemas: parking_lot::Mutex::new(Vec::new()) }),
             Err(e) if required => panic!("{REQUIRE_VAR}=1 but PostgreSQL is unreachable ({shown}): {e}"),
             Err(e) => {
-                eprintln!(
-                    "!!!!! SKIPPED {test}: PostgreSQL is unreachable ({shown}: {e}); start it or set {URL_VAR}; \
+                // Once per process, straight to its stderr: the harness captures `eprintln!` of passing tests.
+                static SAID: std::sync::Once = std::sync::Once::new();
+                SAID.call_once(|| {
+                    let _ = writeln!(
+                        std::io::stderr(),
+                        "!!!!! SKIPPED {test}: PostgreSQL is unreachable ({shown}: {e}); start it or set {URL_VAR}; \
                      {REQUIRE_VAR}=1 makes this a failure !!!!!"
-                );
+                    );
+                });
                 None
             }
         }
@@ -86,6 +92,8 @@ impl Drop for TestDatabase {
             let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
             runtime.block_on(async {
                 let admin = connect(&url).await?;
+                // A store leaked with an open transaction must not hang the test: give up on its schema instead.
+                admin.batch_execute("SET lock_timeout = '5s'").await?;
                 for schema in schemas {
                     admin.batch_execute(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE")).await?;
                 }
@@ -113,8 +121,10 @@ async fn connect(url: &str) -> Result<tokio_postgres::Client, StoreError> {
     let mut pg: tokio_postgres::Config =
         url.parse().map_err(|e| StoreError::Backend(format!("{URL_VAR} is not a connection string: {e}")))?;
     pg.connect_timeout(Duration::from_secs(3));
-    let (client, connection) =
-        pg.connect(tokio_postgres::NoTls).await.map_err(|e| StoreError::Backend(format!("cannot connect: {e}")))?;
+    let (client, connection) = pg
+        .connect(tokio_postgres::NoTls)
+        .await
+        .map_err(|e| StoreError::Backend(format!("cannot connect: {}", crate::db::chain(&e))))?;
     tokio::spawn(async move {
         if let Err(e) = connection.await {
             eprintln!("test database connection ended: {e}");
