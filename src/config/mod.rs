@@ -13,9 +13,7 @@ use std::path::Path;
 use herald_core::{ConfigProblem, IntegrationSpec, Registry};
 
 pub use env::expand;
-pub use model::{
-    Config, DispatcherConfig, IntegrationConfig, PluginsConfig, ServiceConfig, StoreBackend, StoreConfig,
-};
+pub use model::{Config, DispatcherConfig, IntegrationConfig, PluginsConfig, ServiceConfig, StoreBackend, StoreConfig};
 pub use secret::Secret;
 
 /// A configuration that could not be loaded, with every problem found.

@@ -70,7 +70,11 @@ async fn run<O: Outbox>(outbox: Arc<O>, writers: usize, secs: u64) -> BenchResul
         all.add(task.await??)?;
     }
     let elapsed = started.elapsed().as_secs_f64();
-    Ok(Run { per_sec: all.len() as f64 / elapsed, p50_us: all.value_at_quantile(0.5), p99_us: all.value_at_quantile(0.99) })
+    Ok(Run {
+        per_sec: all.len() as f64 / elapsed,
+        p50_us: all.value_at_quantile(0.5),
+        p99_us: all.value_at_quantile(0.99),
+    })
 }
 
 /// Two instances behind one outbox: each enqueue goes to one of them at random (by its id).

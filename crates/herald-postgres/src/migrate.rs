@@ -28,7 +28,7 @@ pub const MIGRATIONS: &[Migration] =
     &[Migration { version: 1, name: "initial", sql: include_str!("../migrations/0001_initial.sql") }];
 
 /// The advisory lock every herald migrating this database takes (`pg_advisory_xact_lock`): "herald" in ASCII.
-pub const LOCK_KEY: i64 = 0x0068_6572_616c_64;
+pub const LOCK_KEY: i64 = 0x6865_7261_6c64;
 
 /// How long a migration (or waiting for another instance's) may take: longer than a statement, since creating an
 /// index on a big table is slow.
