@@ -1,24 +1,21 @@
 //! Enqueue batching: concurrent enqueues share one transaction, the way sled's committer shares one fsync.
 //!
 //! `enqueue` hands its notification to the [`Committer`] task and waits for the answer. The task takes every
-//! request waiting (up to [`MAX_BATCH`]) and writes them in one transaction on one pooled connection, in two round
-//! trips:
+//! request waiting (up to [`MAX_BATCH`]) and writes them in one transaction on one pooled connection:
 //!
-//! 1. `BEGIN` and the reservation of one sequence number per candidate on the `herald_outbox_seq` row, pipelined
-//!    (the row lock is held until commit, so seq order is commit order, also across instances). Candidates are the
-//!    first request of each idempotency key and id in the batch;
-//! 2. one multi-row `INSERT … SELECT FROM unnest(…) ON CONFLICT DO NOTHING RETURNING id` and `COMMIT`, pipelined. A
-//!    candidate whose key or id is already stored (or was committed meanwhile by another instance) is skipped by the
-//!    conflict clause;
-//! 3. the callers whose record was not inserted (repeats) get the stored one, looked up after the commit by key or
-//!    id, as [`Enqueued::Existing`]. `Created` means the row is committed.
+//! 1. look up the idempotency keys and ids already stored (those callers get [`Enqueued::Existing`]); requests of
+//!    the same batch with the same key or id are answered from the first of them;
+//! 2. reserve one sequence number per new record on the `herald_outbox_seq` row (its row lock is held until
+//!    commit, so seq order is commit order, also across instances);
+//! 3. insert every new record with one multi-row `INSERT … SELECT FROM unnest(…) ON CONFLICT DO NOTHING`; a row
+//!    another instance committed meanwhile under the same key is looked up again and returned as existing;
+//! 4. commit, then answer: `Created` means the row is committed.
 //!
-//! A repeat uses up the sequence number reserved for it: seqs increase and never repeat, but may have gaps.
 //! Requests arriving while a batch is being written form the next batch. If PostgreSQL rejects a value of one
 //! request (a data exception), the batch is retried one request per transaction, so one bad notification never
 //! fails the others.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
@@ -111,100 +108,83 @@ impl Task {
 
     /// Write one batch in one transaction; one answer per notification, in order.
     async fn write(&self, batch: &[&Notification]) -> Result<Vec<Enqueued>, Failure> {
-        // Only the first request of each idempotency key and id in the batch may create a record.
+        let mut client = db::client(&self.pool, &self.target).await.map_err(Failure::Store)?;
+        let tx = client.transaction().await.map_err(Failure::db("begin an enqueue"))?;
+        // 1. What exists already, by id or by key.
+        let ids: Vec<Uuid> = batch.iter().map(|n| n.id).collect();
+        let keys: Vec<&str> = batch.iter().filter_map(|n| n.idempotency_key.as_deref()).collect();
+        let mut known = Known::default();
+        known.load(&tx, &ids, &keys).await?;
+        // Which requests are new: the first of each id / key not stored yet.
         let mut first_of_key: HashMap<&str, usize> = HashMap::new();
         let mut first_of_id: HashMap<Uuid, usize> = HashMap::new();
-        let mut candidates = Vec::new();
+        let mut new = Vec::new();
+        let mut is_new = vec![false; batch.len()];
         for (i, n) in batch.iter().enumerate() {
-            let key = n.idempotency_key.as_deref();
-            if key.is_some_and(|k| first_of_key.contains_key(k)) || first_of_id.contains_key(&n.id) {
+            if known.find(n).is_some() {
                 continue;
             }
-            if let Some(k) = key {
+            let dup_key = n.idempotency_key.as_deref().is_some_and(|k| first_of_key.contains_key(k));
+            if dup_key || first_of_id.contains_key(&n.id) {
+                continue;
+            }
+            if let Some(k) = n.idempotency_key.as_deref() {
                 first_of_key.insert(k, i);
             }
             first_of_id.insert(n.id, i);
-            candidates.push(i);
+            new.push(i);
+            is_new[i] = true;
         }
-        let client = db::client(&self.pool, &self.target).await.map_err(Failure::Store)?;
-        let reserve = client.prepare_cached(RESERVE).await.map_err(Failure::db("prepare the seq reservation"))?;
-        let insert = client.prepare_cached(INSERT).await.map_err(Failure::db("prepare the enqueue insert"))?;
-        // Round trip 1: BEGIN and the seq reservation, pipelined.
-        let count = i64::try_from(candidates.len()).unwrap_or(i64::MAX);
-        let count_param: [&(dyn tokio_postgres::types::ToSql + Sync); 1] = [&count];
-        let (begun, reserved) = tokio::join!(client.batch_execute("BEGIN"), client.query_one(&reserve, &count_param));
-        let last: i64 = match begun.and(reserved) {
-            Ok(row) => row.get(0),
-            Err(e) => {
-                rollback(&client).await;
-                return Err(Failure::db("reserve sequence numbers")(e));
+        // 2. and 3. Reserve seqs and insert the new records.
+        let mut created: HashMap<Uuid, OutboxRecord> = HashMap::new();
+        if !new.is_empty() {
+            let count = i64::try_from(new.len()).unwrap_or(i64::MAX);
+            let last: i64 = tx
+                .query_one("UPDATE herald_outbox_seq SET last_seq = last_seq + $1 RETURNING last_seq", &[&count])
+                .await
+                .map_err(Failure::db("reserve sequence numbers"))?
+                .get(0);
+            let first = u64::try_from(last - count + 1).unwrap_or(1);
+            let records: Vec<OutboxRecord> =
+                new.iter().zip(first..).map(|(&i, seq)| OutboxRecord::new(batch[i].clone(), seq)).collect();
+            let inserted = insert(&tx, &records).await?;
+            let lost: Vec<&OutboxRecord> = records.iter().filter(|r| !inserted.contains(&r.id())).collect();
+            if !lost.is_empty() {
+                // Another instance committed the same key or id between our lookup and our insert.
+                let ids: Vec<Uuid> = lost.iter().map(|r| r.id()).collect();
+                let keys: Vec<&str> = lost.iter().filter_map(|r| r.notification.idempotency_key.as_deref()).collect();
+                known.load(&tx, &ids, &keys).await?;
             }
-        };
-        let first = u64::try_from(last - count + 1).unwrap_or(1);
-        let records: Vec<OutboxRecord> =
-            candidates.iter().zip(first..).map(|(&i, seq)| OutboxRecord::new(batch[i].clone(), seq)).collect();
-        let columns = match Columns::of(&records) {
-            Ok(columns) => columns,
-            Err(e) => {
-                rollback(&client).await;
-                return Err(Failure::Store(e));
-            }
-        };
-        // Round trip 2: the insert and COMMIT, pipelined. If the insert fails, PostgreSQL answers that COMMIT by
-        // rolling back, and the insert's error is what counts.
-        let params = columns.params();
-        let (inserted, committed) = tokio::join!(client.query(&insert, &params), client.batch_execute("COMMIT"));
-        let inserted = inserted.map_err(Failure::db("insert outbox records"))?;
-        committed.map_err(Failure::db("commit an enqueue"))?;
+            created.extend(records.into_iter().filter(|r| inserted.contains(&r.id())).map(|r| (r.id(), r)));
+        }
+        tx.commit().await.map_err(Failure::db("commit an enqueue"))?;
         self.batches.fetch_add(1, Ordering::Relaxed);
         self.enqueues.fetch_add(batch.len() as u64, Ordering::Relaxed);
-        let inserted: HashSet<Uuid> = inserted.iter().map(|row| row.get(0)).collect();
-        let mut answers: Vec<Option<Enqueued>> = vec![None; batch.len()];
-        for (&i, record) in candidates.iter().zip(records) {
-            if inserted.contains(&record.id()) {
-                answers[i] = Some(Enqueued::Created(record));
-            }
-        }
-        // Everyone else repeats a stored record (stored before, by another instance meanwhile, or by this batch):
-        // all of them are committed now.
-        let repeats: Vec<&Notification> =
-            batch.iter().zip(&answers).filter(|(_, a)| a.is_none()).map(|(n, _)| *n).collect();
-        let mut known = Known::default();
-        if !repeats.is_empty() {
-            known.load(&client, &repeats).await?;
-        }
+        // 4. One answer per request.
         batch
             .iter()
-            .zip(answers)
-            .map(|(n, answer)| match answer {
-                Some(created) => Ok(created),
-                None => known.find(n).map(|r| Enqueued::Existing(r.clone())).ok_or_else(|| {
-                    Failure::Store(StoreError::Backend(format!(
+            .enumerate()
+            .map(|(i, n)| {
+                if is_new[i] {
+                    if let Some(r) = created.get(&n.id) {
+                        return Ok(Enqueued::Created(r.clone()));
+                    }
+                }
+                let by_batch = n
+                    .idempotency_key
+                    .as_deref()
+                    .and_then(|k| first_of_key.get(k))
+                    .or_else(|| first_of_id.get(&n.id))
+                    .and_then(|&first| created.get(&batch[first].id));
+                match known.find(n).or(by_batch) {
+                    Some(r) => Ok(Enqueued::Existing(r.clone())),
+                    None => Err(Failure::Store(StoreError::Backend(format!(
                         "enqueue of {} conflicted with a record that then vanished; retry",
                         n.id
-                    )))
-                }),
+                    )))),
+                }
             })
             .collect()
-    }
-}
-
-/// Reserve `$1` sequence numbers; returns the last one. Locks the row until commit: seq order is commit order.
-const RESERVE: &str = "UPDATE herald_outbox_seq SET last_seq = last_seq + $1 RETURNING last_seq";
-
-/// Insert fresh records with one statement; returns the ids inserted (one conflicting on id or key is skipped).
-const INSERT: &str = "INSERT INTO herald_outbox
-        (seq, id, idempotency_key, integration, status, last_change, last_change_ns, record)
-    SELECT s, i, k, g, st, c, cn, j::json
-    FROM unnest($1::bigint[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::timestamptz[], $7::smallint[],
-                $8::text[]) AS t(s, i, k, g, st, c, cn, j)
-    ON CONFLICT DO NOTHING
-    RETURNING id";
-
-/// End a transaction that failed on the client side, so the connection goes back to the pool clean.
-async fn rollback(client: &tokio_postgres::Client) {
-    if let Err(e) = client.batch_execute("ROLLBACK").await {
-        tracing::warn!(error = %e, "rolling back a failed enqueue transaction failed");
     }
 }
 
@@ -221,11 +201,13 @@ struct Known {
 }
 
 impl Known {
-    /// Load the stored records `notifications` may repeat (by id or by idempotency key).
-    async fn load(&mut self, client: &tokio_postgres::Client, notifications: &[&Notification]) -> Result<(), Failure> {
-        let ids: Vec<Uuid> = notifications.iter().map(|n| n.id).collect();
-        let keys: Vec<&str> = notifications.iter().filter_map(|n| n.idempotency_key.as_deref()).collect();
-        let rows = client
+    async fn load(
+        &mut self,
+        tx: &deadpool_postgres::Transaction<'_>,
+        ids: &[Uuid],
+        keys: &[&str],
+    ) -> Result<(), Failure> {
+        let rows = tx
             .query(
                 "SELECT record::text FROM herald_outbox WHERE id = ANY($1) OR idempotency_key = ANY($2::text[])",
                 &[&ids, &keys],
@@ -254,57 +236,43 @@ impl Known {
     }
 }
 
-/// The columns of fresh records, as the arrays [`INSERT`] unnests.
-struct Columns<'a> {
-    seqs: Vec<i64>,
-    ids: Vec<Uuid>,
-    keys: Vec<Option<&'a str>>,
-    integrations: Vec<&'a str>,
-    statuses: Vec<&'static str>,
-    changes: Vec<chrono::DateTime<chrono::Utc>>,
-    change_ns: Vec<i16>,
-    json: Vec<String>,
-}
-
-impl<'a> Columns<'a> {
-    fn of(records: &'a [OutboxRecord]) -> Result<Columns<'a>, StoreError> {
-        let n = records.len();
-        let mut c = Columns {
-            seqs: Vec::with_capacity(n),
-            ids: Vec::with_capacity(n),
-            keys: Vec::with_capacity(n),
-            integrations: Vec::with_capacity(n),
-            statuses: Vec::with_capacity(n),
-            changes: Vec::with_capacity(n),
-            change_ns: Vec::with_capacity(n),
-            json: Vec::with_capacity(n),
-        };
-        for r in records {
-            c.seqs.push(db::seq_param(r.seq));
-            c.ids.push(r.id());
-            c.keys.push(r.notification.idempotency_key.as_deref());
-            c.integrations.push(r.notification.integration.as_str());
-            c.statuses.push(r.status.as_str());
-            let at = split(last_change(r));
-            c.changes.push(at.micros);
-            c.change_ns.push(at.nanos);
-            c.json.push(to_json(r, || format!("outbox/{}", r.id()))?);
-        }
-        Ok(c)
+/// Insert fresh records with one statement; returns the ids actually inserted (a conflicting one is skipped).
+async fn insert(tx: &deadpool_postgres::Transaction<'_>, records: &[OutboxRecord]) -> Result<Vec<Uuid>, Failure> {
+    let mut seqs = Vec::with_capacity(records.len());
+    let mut ids = Vec::with_capacity(records.len());
+    let mut keys: Vec<Option<&str>> = Vec::with_capacity(records.len());
+    let mut integrations = Vec::with_capacity(records.len());
+    let mut statuses = Vec::with_capacity(records.len());
+    let mut changes = Vec::with_capacity(records.len());
+    let mut change_ns = Vec::with_capacity(records.len());
+    let mut json = Vec::with_capacity(records.len());
+    for r in records {
+        seqs.push(db::seq_param(r.seq));
+        ids.push(r.id());
+        keys.push(r.notification.idempotency_key.as_deref());
+        integrations.push(r.notification.integration.as_str());
+        statuses.push(r.status.as_str());
+        let at = split(last_change(r));
+        changes.push(at.micros);
+        change_ns.push(at.nanos);
+        json.push(to_json(r, || format!("outbox/{}", r.id())).map_err(Failure::Store)?);
     }
-
-    fn params(&self) -> [&(dyn tokio_postgres::types::ToSql + Sync); 8] {
-        [
-            &self.seqs,
-            &self.ids,
-            &self.keys,
-            &self.integrations,
-            &self.statuses,
-            &self.changes,
-            &self.change_ns,
-            &self.json,
-        ]
-    }
+    let statement = tx
+        .prepare_cached(
+            "INSERT INTO herald_outbox (seq, id, idempotency_key, integration, status, last_change, last_change_ns, record)
+             SELECT s, i, k, g, st, c, cn, j::json
+             FROM unnest($1::bigint[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::timestamptz[],
+                         $7::smallint[], $8::text[]) AS t(s, i, k, g, st, c, cn, j)
+             ON CONFLICT DO NOTHING
+             RETURNING id",
+        )
+        .await
+        .map_err(Failure::db("prepare the enqueue insert"))?;
+    let rows = tx
+        .query(&statement, &[&seqs, &ids, &keys, &integrations, &statuses, &changes, &change_ns, &json])
+        .await
+        .map_err(Failure::db("insert outbox records"))?;
+    Ok(rows.iter().map(|row| row.get(0)).collect())
 }
 
 /// Why a batch failed: a value PostgreSQL refused (retry the requests one by one) or anything else.
