@@ -81,6 +81,21 @@ pub async fn open(config: &PostgresConfig) -> Result<PostgresStore, StoreError> 
     Ok(PostgresStore { inner: Arc::new(Inner { pool, config: config.clone(), target, enqueue }) })
 }
 
+/// Apply the pending schema migrations of the database `config` names, without opening a store (for
+/// `herald store migrate`). Returns the versions applied, oldest first (empty when the schema was current).
+pub async fn apply_migrations(config: &PostgresConfig) -> Result<Vec<i32>, StoreError> {
+    let (pool, target) = config.pool()?;
+    let mut client = db::client(&pool, &target).await?;
+    migrate::apply(&mut client, &target).await
+}
+
+/// Where the schema of the database `config` names stands, changing nothing (for `herald store status`).
+pub async fn schema_status(config: &PostgresConfig) -> Result<SchemaStatus, StoreError> {
+    let (pool, target) = config.pool()?;
+    let client = db::client(&pool, &target).await?;
+    migrate::status(&client, &target).await
+}
+
 impl PostgresStore {
     /// Where the store lives: host, port, database and user (no password).
     pub fn target(&self) -> &str {

@@ -188,3 +188,21 @@ async fn statement_timeout_bounds_every_call() {
     assert!(started.elapsed() < Duration::from_secs(4), "took {:?}", started.elapsed());
     assert_eq!(store.len().await.expect("len after the lock is gone"), 0);
 }
+
+/// `schema_status` changes nothing and lists what is pending; `apply_migrations` applies it once.
+#[tokio::test]
+async fn status_and_migrate_without_opening() {
+    let db = database!("status_and_migrate_without_opening");
+    let config = db.fresh_config().await;
+    let before = herald_postgres::schema_status(&config).await.expect("status of an empty schema");
+    assert!(before.applied.is_empty(), "{before:?}");
+    assert_eq!(before.pending.len(), MIGRATIONS.len());
+    let again = herald_postgres::schema_status(&config).await.expect("status again");
+    assert_eq!(again, before, "status must not migrate");
+    let applied = herald_postgres::apply_migrations(&config).await.expect("migrate");
+    assert_eq!(applied, MIGRATIONS.iter().map(|m| m.version).collect::<Vec<_>>());
+    assert!(herald_postgres::apply_migrations(&config).await.expect("migrate again").is_empty());
+    let after = herald_postgres::schema_status(&config).await.expect("status after");
+    assert!(after.pending.is_empty() && after.applied.len() == MIGRATIONS.len(), "{after:?}");
+    assert!(after.applied.iter().all(|m| m.applied_at.is_some()));
+}
