@@ -75,6 +75,10 @@ impl Outbox for PostgresStore {
         if let Some(customer) = &transition.deferred_for {
             storable("the deferred-for customer id", customer)?;
         }
+        let message = transition.receipt.as_ref().and_then(|r| r.upstream_message_id.as_deref());
+        if let Some(message) = message {
+            storable("the upstream message id", message)?;
+        }
         let mut client = self.client().await?;
         let tx = client.transaction().await.map_err(failed("begin a transition"))?;
         let row = tx
@@ -98,9 +102,7 @@ impl Outbox for PostgresStore {
         )
         .await
         .map_err(failed("update a record"))?;
-        let message = transition.receipt.as_ref().and_then(|r| r.upstream_message_id.as_deref());
         if let (NotificationStatus::Delivered, Some(message)) = (transition.status, message) {
-            storable("the upstream message id", message)?;
             // The first notification a message is attributed to keeps it.
             tx.execute(
                 "INSERT INTO herald_outbox_attribution (integration, upstream_message_id, notification_id)
