@@ -9,7 +9,7 @@
 //! - **Records** are stored as the same JSON the sled backend writes (column type `json`, kept verbatim), next to
 //!   the columns the queries filter and order by; every listing uses an index and a `LIMIT`.
 //! - **Durability**: `enqueue` answers once its row is committed. Concurrent enqueues share one transaction (one
-//!   multi-row insert, one commit), the way sled's group committer shares one fsync ([`enqueue`](crate::batch)).
+//!   multi-row insert, one commit), the way sled's group committer shares one fsync (module `batch`).
 //! - **Bounds**: every statement runs under `statement_timeout`, every wait for a pooled connection under the same
 //!   bound.
 //!
