@@ -14,7 +14,7 @@ use std::path::Path;
 use herald_core::{ConfigProblem, IntegrationSpec, Registry};
 
 pub use env::expand;
-pub use model::{Config, DispatcherConfig, IntegrationConfig, PluginsConfig, ServiceConfig, StoreConfig};
+pub use model::{Config, DispatcherConfig, IntegrationConfig, PluginsConfig, ServiceConfig, StoreBackend, StoreConfig};
 pub use secret::Secret;
 
 /// A configuration that could not be loaded, with every problem found.
@@ -132,6 +132,7 @@ fn validate(config: &Config, registry: &Registry, problems: &mut Vec<ConfigProbl
             "must be at most 100000 (0.1 s); every accepted notification waits this long",
         ));
     }
+    validate_store_backend(&config.store, problems);
     if config.dispatcher.concurrency == 0 {
         problems.push(ConfigProblem::new("dispatcher.concurrency", "must be at least 1"));
     }
@@ -188,6 +189,31 @@ fn validate(config: &Config, registry: &Registry, problems: &mut Vec<ConfigProbl
     }
     crate::rules::validate_rules(&config.rules, &names, problems);
     specs
+}
+
+/// `[store]` keys of the PostgreSQL backend: a URL exactly when it is chosen, a usable pool and timeout.
+fn validate_store_backend(store: &StoreConfig, problems: &mut Vec<ConfigProblem>) {
+    let url_set = store.url.as_ref().is_some_and(|u| !u.expose().trim().is_empty());
+    match store.backend {
+        StoreBackend::Postgres if !url_set => problems.push(ConfigProblem::new(
+            "store.url",
+            "required with backend = \"postgres\"; write url = \"${DATABASE_URL}\" and export DATABASE_URL",
+        )),
+        StoreBackend::Sled if url_set => problems.push(ConfigProblem::new(
+            "store.url",
+            "is only used with backend = \"postgres\"; set the backend or remove the url",
+        )),
+        _ => {}
+    }
+    if !(1..=1000).contains(&store.pool_size) {
+        problems.push(ConfigProblem::new("store.pool_size", "must be between 1 and 1000 connections"));
+    }
+    if !(1..=600_000).contains(&store.statement_timeout_ms) {
+        problems.push(ConfigProblem::new(
+            "store.statement_timeout_ms",
+            "must be between 1 and 600000 (10 minutes); every store call is bounded by it",
+        ));
+    }
 }
 
 #[cfg(test)]

@@ -89,6 +89,26 @@ pub struct StoreConfig {
     pub commit_delay_us: u64,
     /// Upper bound of the store's page cache, in MiB (bounds memory; see docs/benchmarks-store.md).
     pub cache_mb: u64,
+    /// Which backend keeps sessions and the outbox: `sled` (embedded, one instance; the default) or `postgres`
+    /// (several instances sharing one database; docs/scale-out.md).
+    pub backend: StoreBackend,
+    /// `backend = "postgres"`: the connection string, e.g. `"${DATABASE_URL}"`. May carry a password: never logged.
+    pub url: Option<Secret>,
+    /// `backend = "postgres"`: most connections one instance opens to the database.
+    pub pool_size: usize,
+    /// `backend = "postgres"`: longest one statement (or the wait for a pooled connection) may take, in ms.
+    pub statement_timeout_ms: u64,
+}
+
+/// `[store] backend`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StoreBackend {
+    /// The embedded sled database at `path` (one instance).
+    #[default]
+    Sled,
+    /// A PostgreSQL database at `url`, shareable by several instances.
+    Postgres,
 }
 
 impl Default for StoreConfig {
@@ -99,6 +119,10 @@ impl Default for StoreConfig {
             outbox_retention_days: 30,
             commit_delay_us: 250,
             cache_mb: herald_core::store::sled::SledOptions::default().cache_capacity / (1024 * 1024),
+            backend: StoreBackend::Sled,
+            url: None,
+            pool_size: 16,
+            statement_timeout_ms: 5_000,
         }
     }
 }

@@ -126,3 +126,19 @@ fn rules_are_validated() {
     assert!(msgs.iter().any(|m| m.starts_with("rule[0].then.text") && m.contains("bogus")), "{msgs:?}");
     assert_eq!(msgs.len(), 2, "{msgs:?}");
 }
+
+#[test]
+fn postgres_backend_needs_a_url_and_sane_bounds() {
+    let ok = load_str(&GOOD.replace("path = \":memory:\"", "backend = \"postgres\"\nurl = \"${HOOK_URL}\""))
+        .expect("a postgres store with a url");
+    assert_eq!(ok.config.store.backend, StoreBackend::Postgres);
+    assert_eq!((ok.config.store.pool_size, ok.config.store.statement_timeout_ms), (16, 5_000));
+    assert!(!format!("{:?}", ok.config.store).contains("127.0.0.1:9"), "the url is a secret");
+    let bad = GOOD.replace("path = \":memory:\"", "backend = \"postgres\"\npool_size = 0\nstatement_timeout_ms = 0");
+    let paths: Vec<String> = load_str(&bad).unwrap_err().problems.into_iter().map(|p| p.path).collect();
+    assert_eq!(paths, ["store.url", "store.pool_size", "store.statement_timeout_ms"]);
+    let stray = GOOD.replace("path = \":memory:\"", "url = \"postgres://db/herald\"");
+    assert_eq!(load_str(&stray).unwrap_err().problems[0].path, "store.url", "a url without the backend");
+    let typo = GOOD.replace("path = \":memory:\"", "backend = \"postgresql\"");
+    assert_eq!(load_str(&typo).unwrap_err().problems[0].path, "store.backend");
+}
