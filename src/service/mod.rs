@@ -28,7 +28,7 @@ use supervisor::Supervisor;
 #[derive(Debug, thiserror::Error)]
 pub enum ServiceError {
     /// The store could not be opened.
-    #[error("cannot open the store at `{path}`: {source}; check `[store] path` and that no other herald uses it")]
+    #[error("cannot open the store at `{path}`: {source}; check `[store]` (path for sled and that no other herald uses it, url for PostgreSQL)")]
     Store {
         /// The configured path.
         path: String,
@@ -110,9 +110,37 @@ const ADAPTER_STOP: Duration = Duration::from_secs(5);
 /// The session store, the outbox and the state store (one backend may serve all three).
 pub type Stores = (Arc<dyn SessionStore>, Arc<dyn Outbox>, Arc<dyn StateStore>);
 
-/// Open the store named by the config. Blocking: the sled backend sleeps while another process holds its lock, so
-/// async callers run it on a blocking thread ([`tokio::task::spawn_blocking`]), as [`start`] does.
-pub fn open_store(loaded: &LoadedConfig) -> Result<Stores, ServiceError> {
+/// Open the store named by the config: `[store] backend = "sled"` (embedded; `path = ":memory:"` keeps everything
+/// in memory) or `"postgres"` (`url`; migrations applied under an advisory lock). The sled backend sleeps while
+/// another process holds its lock, so it is opened on a blocking thread.
+pub async fn open_store(loaded: &LoadedConfig) -> Result<Stores, ServiceError> {
+    let store = &loaded.config.store;
+    match store.backend {
+        crate::config::StoreBackend::Postgres => {
+            let url = store.url.as_ref().map(|u| u.expose().to_string()).unwrap_or_default();
+            let config = herald_postgres::PostgresConfig {
+                pool_size: store.pool_size,
+                statement_timeout: Duration::from_millis(store.statement_timeout_ms),
+                ..herald_postgres::PostgresConfig::new(url)
+            };
+            let opened = herald_postgres::open(&config)
+                .await
+                .map_err(|source| ServiceError::Store { path: "[store] url (PostgreSQL)".to_string(), source })?;
+            Ok((Arc::new(opened.clone()), Arc::new(opened.clone()), Arc::new(opened)))
+        }
+        crate::config::StoreBackend::Sled => {
+            let loaded = loaded.clone();
+            let path = store.path.display().to_string();
+            tokio::task::spawn_blocking(move || open_sled(&loaded)).await.map_err(|e| ServiceError::Store {
+                path,
+                source: herald_core::StoreError::Backend(format!("the store-opening thread failed: {e}")),
+            })?
+        }
+    }
+}
+
+/// Open the sled (or in-memory) store; blocking.
+fn open_sled(loaded: &LoadedConfig) -> Result<Stores, ServiceError> {
     let path = &loaded.config.store.path;
     if path.as_os_str() == ":memory:" {
         return Ok((
@@ -164,13 +192,7 @@ pub fn build_routes(loaded: &LoadedConfig) -> Result<Channels, ServiceError> {
 pub async fn start(loaded: LoadedConfig) -> Result<RunningService, ServiceError> {
     crate::tls::install_crypto_provider();
     let config = loaded.config.clone();
-    let (sessions, outbox, state) = {
-        let loaded = loaded.clone();
-        tokio::task::spawn_blocking(move || open_store(&loaded)).await.map_err(|e| ServiceError::Store {
-            path: config.store.path.display().to_string(),
-            source: herald_core::StoreError::Backend(format!("the store-opening thread failed: {e}")),
-        })??
-    };
+    let (sessions, outbox, state) = open_store(&loaded).await?;
     // Deliveries are recorded as herald's own messages, so no rule answers them.
     let outbox: Arc<dyn Outbox> = Arc::new(MarkingOutbox::new(outbox, state.clone()));
     let routes = Arc::new(build_routes(&loaded)?);

@@ -22,6 +22,7 @@ mod instant;
 pub mod migrate;
 mod outbox;
 mod sessions;
+mod state;
 pub mod testing;
 
 use std::sync::Arc;

@@ -24,8 +24,10 @@ pub struct Migration {
 }
 
 /// Every migration this build knows, oldest first.
-pub const MIGRATIONS: &[Migration] =
-    &[Migration { version: 1, name: "initial", sql: include_str!("../migrations/0001_initial.sql") }];
+pub const MIGRATIONS: &[Migration] = &[
+    Migration { version: 1, name: "initial", sql: include_str!("../migrations/0001_initial.sql") },
+    Migration { version: 2, name: "state", sql: include_str!("../migrations/0002_state.sql") },
+];
 
 /// The advisory lock every herald migrating this database takes (`pg_advisory_xact_lock`): "herald" in ASCII.
 pub const LOCK_KEY: i64 = 0x6865_7261_6c64;

@@ -16,6 +16,7 @@ struct PostgresHarness {
 impl Harness for PostgresHarness {
     type Sessions = PostgresStore;
     type Outbox = PostgresStore;
+    type State = PostgresStore;
 
     async fn sessions(&self) -> PostgresStore {
         self.db.fresh().await
@@ -31,6 +32,14 @@ impl Harness for PostgresHarness {
 
     async fn reopen_outbox(&self, outbox: PostgresStore) -> Option<PostgresStore> {
         Some(self.db.reopen(outbox).await)
+    }
+
+    async fn state(&self) -> PostgresStore {
+        self.db.fresh().await
+    }
+
+    async fn reopen_state(&self, state: PostgresStore) -> Option<PostgresStore> {
+        Some(self.db.reopen(state).await)
     }
 }
 
