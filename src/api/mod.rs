@@ -15,6 +15,8 @@ mod openapi;
 mod paging;
 pub mod problem;
 mod sessions;
+#[cfg(feature = "teams")]
+mod teams_links;
 
 use std::sync::Arc;
 
@@ -50,6 +52,8 @@ pub struct AppState {
     pub rules: RuleEngine,
     /// The background tasks (their health is part of `/healthz`).
     pub supervisor: Supervisor,
+    /// The state store (operator links of Teams integrations).
+    pub state: Arc<dyn herald_core::StateStore>,
     /// Largest accepted body.
     pub max_body_bytes: usize,
     /// Prometheus renderer.
@@ -73,8 +77,13 @@ pub fn router(state: AppState, api_keys: Vec<Secret>, extra: Vec<Router>, limits
         .route("/v1/events", post(events::post_event))
         .route("/v1/doctor", post(doctor::doctor))
         .route("/v1/openapi.json", get(openapi::openapi_json))
-        .route("/metrics", get(health::metrics))
-        .route_layer(middleware::from_fn_with_state(keys, auth::require_api_key));
+        .route("/metrics", get(health::metrics));
+    #[cfg(feature = "teams")]
+    let protected = protected.route(
+        "/v1/integrations/{integration}/links/{genesys_user_id}",
+        axum::routing::put(teams_links::link).delete(teams_links::unlink),
+    );
+    let protected = protected.route_layer(middleware::from_fn_with_state(keys, auth::require_api_key));
     let mut bounded = protected.with_state(state.clone());
     for r in extra {
         bounded = bounded.merge(r);

@@ -45,7 +45,26 @@ items (1 to 1000) and give the next page's cursor in `X-Next-Cursor` and `Link: 
 )]
 pub struct ApiDoc;
 
+/// The operator endpoints of Teams integrations (present when herald is built with the `teams` feature).
+#[cfg(feature = "teams")]
+#[derive(OpenApi)]
+#[openapi(
+    paths(super::teams_links::link, super::teams_links::unlink),
+    components(schemas(super::teams_links::LinkRequest, super::teams_links::LinkView)),
+    modifiers(&BearerAuth)
+)]
+pub struct TeamsDoc;
+
+/// The whole document: the API, plus the Teams operator endpoints when built in.
+pub fn document() -> utoipa::openapi::OpenApi {
+    #[allow(unused_mut)]
+    let mut doc = ApiDoc::openapi();
+    #[cfg(feature = "teams")]
+    doc.merge(TeamsDoc::openapi());
+    doc
+}
+
 /// Serve the document.
 pub async fn openapi_json() -> Response {
-    Json(ApiDoc::openapi()).into_response()
+    Json(document()).into_response()
 }

@@ -100,6 +100,24 @@ impl Dispatcher {
                         self.finish(&record, t).await;
                         return Processed::Done;
                     }
+                    Resolved::NotDelivered if record.attempts >= inner.config.max_attempts => {
+                        let reason = format!(
+                            "the upstream shows the last attempt did not arrive; gave up after {} attempts whose \
+                             outcome was unknown or failed (dead letter)",
+                            record.attempts
+                        );
+                        self.finish(&record, Transition::to(NotificationStatus::Failed, Utc::now(), reason)).await;
+                        return Processed::Done;
+                    }
+                    Resolved::CannotCheck if record.attempts >= inner.config.max_attempts => {
+                        let reason = format!(
+                            "gave up after {} attempts whose outcome was unknown (dead letter); this integration \
+                             cannot check its upstream, so the last one may have arrived",
+                            record.attempts
+                        );
+                        self.finish(&record, Transition::to(NotificationStatus::Failed, Utc::now(), reason)).await;
+                        return Processed::Done;
+                    }
                     Resolved::NotDelivered => {
                         info!("The attempt with an unknown outcome did not reach the upstream; attempting again.");
                     }

@@ -36,6 +36,8 @@ enum Step {
     Transient,
     /// Panic before storing.
     Panic,
+    /// Never answer and store nothing (the dispatcher abandons it at the deadline).
+    Hang,
 }
 
 /// What one `confirm_delivery` call does.
@@ -114,6 +116,10 @@ impl MessagingChannel for Fake {
             Step::RateLimited => Err(ChannelError::RateLimited { retry_after: None, correlation_id: None }),
             Step::Transient => Err(ChannelError::transient("503")),
             Step::Panic => panic!("injected panic in deliver"),
+            Step::Hang => {
+                std::future::pending::<()>().await;
+                Err(ChannelError::permanent("unreachable"))
+            }
         }
     }
     fn delivery_guarantee(&self) -> DeliveryGuarantee {
@@ -360,4 +366,34 @@ async fn a_backlog_beyond_the_queue_bound_is_loaded_in_order_within_the_bound() 
         assert_eq!(sent, sorted, "conversation c{c} in order");
     }
     assert_eq!(upstream.len(), 600, "none twice");
+}
+
+#[tokio::test]
+async fn unknown_outcomes_that_never_arrive_dead_letter_after_max_attempts() {
+    // Every attempt is abandoned (never stored) and the check finds nothing: it ends failed, not in an endless loop.
+    let fake = Fake { steps: Mutex::new(VecDeque::from([Step::Hang; 10])), ..Fake::default() };
+    let rig = rig(fake, DispatcherConfig { delivery_timeout_secs: 1, ..config() }).await;
+    rig.start().await;
+    let id = rig.send("c1", "never answered").await;
+    let r = &rig.finished(&[id]).await[0];
+    assert_eq!(r.status, NotificationStatus::Failed, "{r:#?}");
+    assert_eq!(rig.fake.delivers.load(Ordering::SeqCst), 3, "max_attempts attempts");
+    assert_eq!(rig.fake.sent("never answered"), 0);
+    assert!(r.history.last().is_some_and(|h| h.reason.contains("dead letter")), "{r:#?}");
+}
+
+#[tokio::test]
+async fn at_least_once_unknown_outcomes_dead_letter_after_max_attempts() {
+    let fake = Fake {
+        steps: Mutex::new(VecDeque::from([Step::StoreThenUnknown; 10])),
+        at_least_once: true,
+        ..Fake::default()
+    };
+    let rig = rig(fake, config()).await;
+    rig.start().await;
+    let id = rig.send("c1", "unsure").await;
+    let r = &rig.finished(&[id]).await[0];
+    assert_eq!(r.status, NotificationStatus::Failed, "{r:#?}");
+    assert_eq!(rig.fake.delivers.load(Ordering::SeqCst), 3);
+    assert!(r.history.last().is_some_and(|h| h.reason.contains("cannot check")), "{r:#?}");
 }

@@ -255,6 +255,7 @@ pub async fn start(loaded: LoadedConfig) -> Result<RunningService, ServiceError>
         routes: routes.clone(),
         rules,
         supervisor: supervisor.clone(),
+        state: state.clone(),
         max_body_bytes: config.service.max_body_bytes,
         metrics: crate::telemetry::metrics(),
     };
