@@ -136,8 +136,11 @@ fn last_reason(view: &Value) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_deliveries_fail_with_their_reason_and_the_service_keeps_serving() {
     let (receiver, hook_url) = Receiver::start().await;
-    let options =
-        PluginOptions { deliver_timeout: Duration::from_millis(800), control_timeout: Duration::from_secs(5) };
+    let options = PluginOptions {
+        deliver_timeout: Duration::from_millis(800),
+        control_timeout: Duration::from_secs(5),
+        ..PluginOptions::default()
+    };
     let text = config(&hook_url, &plugins_dir());
     let loaded = load_with_plugins(&text, options).expect("config with plugins loads");
     let svc = herald::service::start(loaded).await.expect("service starts");

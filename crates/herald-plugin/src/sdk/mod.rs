@@ -5,19 +5,31 @@
 //! writes `herald_plugin::export_plugin!(MyPlugin);` once in the crate root of a `cdylib`.
 //!
 //! The SDK runs the plugin's own tokio runtime on its own threads (tokio cannot be shared across `dlopen`), wraps
-//! every export in `catch_unwind` (a panic becomes an error result, never an abort) and moves only JSON across.
+//! every export in `catch_unwind` (a panic becomes an error result and a log line in herald, never an abort),
+//! moves only JSON across, and stops a delivery at its deadline or when herald cancels it.
+//!
+//! It also does the common work: [`deadline`] bounds a plugin's own waits by the attempt's deadline, [`http`]
+//! maps an upstream's error status and `Retry-After` to the error class herald acts on, [`receipt`] builds
+//! receipts, and the crates a plugin's types need are re-exported ([`chrono`], [`serde_json`], [`async_trait`],
+//! and `herald_plugin::core`).
 
+pub mod deadline;
 pub mod exports;
 mod host_link;
+pub mod http;
+pub mod receipt;
 mod runtime;
 
 use std::sync::Arc;
 
-use async_trait::async_trait;
-use herald_core::{ChannelError, ConfigProblem, Delivery, EventKind, Health, Receipt};
+pub use async_trait::async_trait;
+pub use chrono;
+use herald_core::{ChannelError, ConfigProblem, Delivery, DeliveryGuarantee, EventKind, Health, Receipt};
 use serde::de::DeserializeOwned;
+pub use serde_json;
 
 pub(crate) use host_link::HostLink;
+pub use crate::wire::{HttpRequest, HttpResponse, WireRoute};
 
 /// The factory of a plugin: who it is and how it builds an adapter from an integration's settings.
 ///
@@ -32,6 +44,14 @@ pub trait Plugin: 'static {
     /// One line saying what the plugin bridges.
     const DESCRIPTION: &'static str;
 
+    /// `ExactlyOnce` when the adapter implements [`PluginAdapter::confirm_delivery`] (herald then checks an
+    /// interrupted attempt upstream instead of sending it again); `AtLeastOnce` otherwise.
+    const DELIVERY_GUARANTEE: DeliveryGuarantee = DeliveryGuarantee::AtLeastOnce;
+
+    /// Whether instances serve inbound HTTP on herald's server ([`PluginAdapter::routes`] and
+    /// [`PluginAdapter::http`]).
+    const INBOUND_HTTP: bool = false;
+
     /// Build an adapter from the integration's settings (the `[integration.settings]` table as JSON, `${VAR}`
     /// expanded). No network here: that happens in [`PluginAdapter::start`]. Problems name their key path inside
     /// `settings` (use [`decode_settings`]); the host prefixes `integration[i].settings.`. Runs with the plugin's
@@ -45,8 +65,32 @@ pub trait PluginAdapter: Send + Sync + 'static {
     /// Begin ingesting (bind listeners, connect streams); publish events through `events`. Return once started.
     async fn start(&self, events: EventPublisher) -> Result<(), ChannelError>;
 
-    /// Deliver one notification to its target; the receipt names the upstream message.
+    /// Deliver one notification to its target; the receipt names the upstream message. The SDK stops this
+    /// future at `delivery.deadline` (herald has abandoned the attempt by then); bound inner waits with
+    /// [`deadline::within`] so each one ends in time too.
     async fn deliver(&self, delivery: Delivery) -> Result<Receipt, ChannelError>;
+
+    /// An earlier attempt of `delivery` may have reached the upstream unseen (timeout, crash): look for it and
+    /// return every upstream message that could be it, oldest first (empty: certainly not delivered). An error
+    /// means "cannot check now" and is retried later, never turned into a resend. Only called when
+    /// [`Plugin::DELIVERY_GUARANTEE`] is `ExactlyOnce`.
+    async fn confirm_delivery(&self, delivery: Delivery) -> Result<Vec<Receipt>, ChannelError> {
+        let _ = delivery;
+        Err(ChannelError::permanent("this plugin cannot check past deliveries"))
+    }
+
+    /// The inbound routes of this instance (paths may come from its settings), asked once after `create` when
+    /// [`Plugin::INBOUND_HTTP`] is set.
+    fn routes(&self) -> Vec<WireRoute> {
+        Vec::new()
+    }
+
+    /// Answer one inbound request on a route from [`routes`](Self::routes). herald has already applied its body
+    /// limit; it answers 504 if this takes longer than its inbound timeout.
+    async fn http(&self, request: HttpRequest) -> HttpResponse {
+        let _ = request;
+        HttpResponse::text(404, "no such route")
+    }
 
     /// Current health.
     async fn health(&self) -> Health;

@@ -3,13 +3,18 @@
 //! Types of `herald-core` that already derive serde (`Receipt`, `Health`, `EventKind`, `Notification`) cross as
 //! they are. The others get a mirror here: [`WireError`] for `ChannelError` (whose `Duration` has no stable JSON
 //! form), [`WireDelivery`] for `Delivery`, [`WireProblem`] for `ConfigProblem`. Every call's result is a
-//! [`Reply`]. Any change to these shapes bumps [`crate::abi::ABI_VERSION`].
+//! [`Reply`]. Any change to these shapes bumps [`crate::abi::ABI_VERSION`]; fields added in ABI 2 default when an
+//! ABI 1 side leaves them out. Inbound HTTP requests and answers are in [`http`].
+
+pub mod http;
+
+pub use http::{HttpRequest, HttpResponse, WireRoute};
 
 use std::path::PathBuf;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use herald_core::{ChannelError, ConfigProblem, Delivery, DeliveryMode, Notification};
+use herald_core::{ChannelError, ConfigProblem, Delivery, DeliveryGuarantee, DeliveryMode, Notification};
 use serde::{Deserialize, Serialize};
 
 /// The result of any plugin call: `{"ok": value}` or `{"error": value}`.
@@ -56,6 +61,13 @@ pub struct PluginInfo {
     /// The version of the `herald-plugin` SDK it was built with, when built with the SDK.
     #[serde(default)]
     pub sdk_version: Option<String>,
+    /// ABI 2: whether it implements `confirm_delivery` (`exactly_once`) or not (`at_least_once`). Absent (ABI 1)
+    /// means at-least-once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delivery_guarantee: Option<DeliveryGuarantee>,
+    /// ABI 2: whether its instances serve inbound HTTP routes on herald's server. Absent (ABI 1) means no.
+    #[serde(default)]
+    pub inbound_http: bool,
     /// Where the library was loaded from (filled in by the host, not sent by the plugin).
     #[serde(default, skip_deserializing, skip_serializing_if = "is_empty")]
     pub path: PathBuf,
@@ -65,6 +77,37 @@ fn is_empty(p: &std::path::Path) -> bool {
     p.as_os_str().is_empty()
 }
 
+impl PluginInfo {
+    /// What the plugin can promise: at-least-once unless it declared (ABI 2) that it confirms deliveries.
+    pub fn guarantee(&self) -> DeliveryGuarantee {
+        match (self.abi_version, self.delivery_guarantee) {
+            (v, Some(g)) if v >= crate::abi::ABI_VERSION => g,
+            _ => DeliveryGuarantee::AtLeastOnce,
+        }
+    }
+
+    /// One line for `herald plugins list`: `exactly-once, inbound HTTP`, `at-least-once, no inbound`, …
+    pub fn capabilities(&self) -> String {
+        let guarantee = match self.guarantee() {
+            DeliveryGuarantee::ExactlyOnce => "exactly-once",
+            DeliveryGuarantee::AtLeastOnce => "at-least-once",
+        };
+        let inbound = if self.inbound_http && self.abi_version >= crate::abi::ABI_VERSION {
+            "inbound HTTP"
+        } else {
+            "no inbound"
+        };
+        format!("{guarantee}, {inbound}")
+    }
+}
+
+/// What `herald_plugin_create` answers on success in ABI 2 (`{"ok": InstanceInfo}`); ABI 1 answers `{"ok": null}`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InstanceInfo {
+    /// The HTTP routes this instance serves on herald's server (its settings may choose the paths).
+    #[serde(default)]
+    pub routes: Vec<WireRoute>,
+}
 /// The JSON given to `herald_plugin_create`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CreateRequest {
