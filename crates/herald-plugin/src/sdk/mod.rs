@@ -19,6 +19,7 @@ mod host_link;
 pub mod http;
 pub mod receipt;
 mod runtime;
+pub mod testing;
 
 use std::sync::Arc;
 
@@ -108,6 +109,13 @@ pub struct CreateContext {
     pub log: HostLog,
 }
 
+impl CreateContext {
+    /// A context with no host behind it, for a plugin's own unit tests: its log goes to stderr.
+    pub fn detached(name: impl Into<String>) -> Self {
+        CreateContext { name: name.into(), log: HostLog { host: None } }
+    }
+}
+
 /// Publishes events to the host (the equivalent of `herald_core::EventSink`).
 #[derive(Clone)]
 pub struct EventPublisher {
@@ -138,19 +146,25 @@ impl EventPublisher {
 /// Never log secrets.
 #[derive(Clone)]
 pub struct HostLog {
-    host: Arc<HostLink>,
+    /// `None` for [`CreateContext::detached`]: records go to stderr.
+    host: Option<Arc<HostLink>>,
 }
 
 impl HostLog {
     pub(crate) fn new(host: Arc<HostLink>) -> Self {
-        HostLog { host }
+        HostLog { host: Some(host) }
     }
 
     /// Log `message` with structured `fields` at a [`crate::abi::level`].
     pub fn log(&self, level: u32, message: impl Into<String>, fields: serde_json::Map<String, serde_json::Value>) {
         let record = crate::wire::LogRecord { message: message.into(), fields };
-        if let Ok(json) = serde_json::to_vec(&record) {
-            self.host.log(level, &json);
+        match &self.host {
+            Some(host) => {
+                if let Ok(json) = serde_json::to_vec(&record) {
+                    host.log(level, &json);
+                }
+            }
+            None => eprintln!("[plugin log {level}] {}", record.message),
         }
     }
 
