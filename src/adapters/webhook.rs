@@ -13,8 +13,8 @@ use async_trait::async_trait;
 use chrono::Utc;
 use herald_core::template::render;
 use herald_core::{
-    AdapterFactory, ChannelContext, ChannelError, ConfigProblem, Content, Delivery, Health, HealthStatus,
-    IntegrationSpec, MessagingChannel, Receipt,
+    AdapterFactory, ChannelContext, ChannelError, ConfigProblem, Content, Delivery, DeliveryGuarantee, Health,
+    HealthStatus, IntegrationSpec, MessagingChannel, Receipt,
 };
 use parking_lot::Mutex;
 use serde::Deserialize;
@@ -145,8 +145,18 @@ fn retry_after(resp: &reqwest::Response) -> Option<Duration> {
     resp.headers()
         .get(reqwest::header::RETRY_AFTER)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse::<f64>().ok())
-        .map(Duration::from_secs_f64)
+        .and_then(herald_core::retry::parse_retry_after)
+}
+
+/// A failed POST: before the request could have been written (connect, DNS, TLS) it certainly did not take
+/// effect; after (timeout, reset, a cut-off answer) the endpoint may have stored it, so the outcome is unknown and
+/// the dispatcher checks (`confirm = true`) before anything else.
+fn send_error(e: &reqwest::Error) -> ChannelError {
+    if e.is_connect() || e.is_builder() {
+        ChannelError::transient(format!("webhook request failed before it was sent: {e}"))
+    } else {
+        ChannelError::outcome_unknown(format!("webhook request failed after it may have been sent: {e}"))
+    }
 }
 
 #[async_trait]
@@ -178,6 +188,7 @@ impl MessagingChannel for WebhookChannel {
         });
         let sent = self
             .request(reqwest::Method::POST, &self.settings.url)
+            .timeout(delivery.remaining().min(Duration::from_secs(self.settings.timeout_secs)))
             .header("Idempotency-Key", &key)
             .json(&body)
             .send()
@@ -186,7 +197,7 @@ impl MessagingChannel for WebhookChannel {
             Ok(r) => r,
             Err(e) => {
                 *self.last_error.lock() = Some(e.to_string());
-                return Err(ChannelError::transient(format!("webhook request failed: {e}")));
+                return Err(send_error(&e));
             }
         };
         let status = resp.status();
@@ -206,6 +217,14 @@ impl MessagingChannel for WebhookChannel {
         Err(classify(status, ra, text))
     }
 
+    fn delivery_guarantee(&self) -> DeliveryGuarantee {
+        if self.settings.confirm {
+            DeliveryGuarantee::ExactlyOnce
+        } else {
+            DeliveryGuarantee::AtLeastOnce
+        }
+    }
+
     async fn confirm_delivery(&self, delivery: &Delivery) -> Result<Vec<Receipt>, ChannelError> {
         if !self.settings.confirm {
             return Err(ChannelError::permanent("webhook `confirm` is off; cannot check past deliveries"));
@@ -213,6 +232,7 @@ impl MessagingChannel for WebhookChannel {
         let url = self.confirm_url(&delivery.notification.delivery_key());
         let resp = self
             .request(reqwest::Method::GET, &url)
+            .timeout(delivery.remaining().min(Duration::from_secs(self.settings.timeout_secs)))
             .send()
             .await
             .map_err(|e| ChannelError::transient(format!("webhook confirm request failed: {e}")))?;

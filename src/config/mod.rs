@@ -146,6 +146,12 @@ fn validate(config: &Config, registry: &Registry, problems: &mut Vec<ConfigProbl
     if config.dispatcher.concurrency == 0 {
         problems.push(ConfigProblem::new("dispatcher.concurrency", "must be at least 1"));
     }
+    if config.dispatcher.queue_capacity == 0 {
+        problems.push(ConfigProblem::new("dispatcher.queue_capacity", "must be at least 1 (50000 is the default)"));
+    }
+    if config.dispatcher.delivery_timeout_secs == 0 {
+        problems.push(ConfigProblem::new("dispatcher.delivery_timeout_secs", "must be at least 1 second"));
+    }
     if config.dispatcher.max_attempts == 0 {
         problems.push(ConfigProblem::new("dispatcher.max_attempts", "must be at least 1"));
     }

@@ -109,6 +109,9 @@ pub struct DispatcherConfig {
     /// Accept notifications but deliver none (e.g. during upstream maintenance); they wait, durable, until the
     /// service is restarted without it.
     pub paused: bool,
+    /// Most notifications the dispatcher holds in memory (ids only) at once; the rest wait in the store and are
+    /// loaded in order as these finish, so a backlog of millions needs no more memory than this.
+    pub queue_capacity: usize,
 }
 
 impl Default for DispatcherConfig {
@@ -121,6 +124,7 @@ impl Default for DispatcherConfig {
             delivery_timeout_secs: 30,
             default_expiry_hours: 72,
             paused: false,
+            queue_capacity: 50_000,
         }
     }
 }

@@ -1,31 +1,44 @@
-//! The dispatcher: delivers notifications from the outbox through their integration's adapter.
+//! The dispatcher: delivers notifications from the outbox through their integration's adapter, exactly once where
+//! the adapter can check its upstream, at least once where it cannot.
 //!
-//! - Order is kept per ordering key (integration + target): one worker per key delivers its records one at a time,
-//!   in enqueue order, including their retries. Different keys proceed in parallel, bounded by `concurrency`.
-//! - Before an attempt leaves, the record is durably marked `attempting`; after a crash such records are checked
-//!   with the adapter's `confirm_delivery` so an attempt that reached the upstream is not sent again.
-//! - What happens after a failure is decided from the error class alone ([`outcome::decide`]).
+//! - **Bounded.** Work is loaded from the outbox in sequence order by one feeder ([`feeder`]) into a bounded
+//!   in-memory list of ids ([`queue`]): a backlog of millions waits in the store, memory stays flat.
+//! - **Ordered.** One worker per ordering key (integration + target) delivers that key's records one at a time, in
+//!   enqueue order, including their retries. Keys proceed in parallel under a global concurrency limit.
+//! - **Exactly once.** Before an attempt leaves, the record is durably marked `attempting`. An attempt whose outcome
+//!   is unknown — a timeout, a reset after the request was written, an attempt abandoned at its deadline, a crash —
+//!   leaves it `attempting`, and the next step for such a record is always the adapter's `confirm_delivery`, never a
+//!   blind resend ([`attempt`]). A check that cannot run yet is retried later. Candidates already attributed to
+//!   another notification are skipped, so two notifications with the same text are not mistaken for each other.
+//! - **Supervised workers.** A worker whose attempt panics keeps its key, checks the record again after a pause
+//!   (its outcome is unknown), and fails it after repeated panics; a worker torn down any other way releases its key
+//!   and its records are loaded again ([`worker`]).
+//! - What happens after a failure is decided from the error class alone ([`outcome::decide`]); rate limiting
+//!   never counts towards `max_attempts`.
 
-mod backoff;
+mod attempt;
+mod feeder;
 mod outcome;
+mod queue;
+mod worker;
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use chrono::{DateTime, Utc};
-use herald_core::{
-    ChannelError, ClosedPolicy, Delivery, DeliveryMode, MessagingChannel, NotificationStatus, Outbox, OutboxRecord,
-    Target, Transition,
-};
+use chrono::Utc;
+use herald_core::store::MAX_PAGE;
+use herald_core::{ClosedPolicy, MessagingChannel, NotificationStatus, Outbox, OutboxRecord, Target, Transition};
 use parking_lot::Mutex;
-use tokio::sync::Semaphore;
+use tokio::sync::{Notify, Semaphore};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
-use tracing::{info_span, warn, Instrument};
+use tracing::warn;
 
 use crate::config::DispatcherConfig;
 pub use outcome::{decide, Decision};
+use queue::{Pushed, Queued, WorkQueue};
 
 /// An integration the dispatcher can deliver through.
 #[derive(Clone)]
@@ -50,61 +63,75 @@ struct Inner {
     channels: Channels,
     config: DispatcherConfig,
     permits: Semaphore,
-    queues: Mutex<HashMap<String, VecDeque<OutboxRecord>>>,
+    queue: Mutex<WorkQueue>,
+    /// Wakes the feeder: new records in the outbox, or room in the queue.
+    wake: Notify,
+    started: AtomicBool,
     shutdown: CancellationToken,
     tasks: TaskTracker,
 }
 
 impl Dispatcher {
-    /// A dispatcher over `outbox` delivering through `channels`.
+    /// A dispatcher over `outbox` delivering through `channels`. It delivers nothing until [`recover`](Self::recover)
+    /// starts it (after the integrations are ready).
     pub fn new(outbox: Arc<dyn Outbox>, channels: Channels, config: DispatcherConfig) -> Self {
         let permits = Semaphore::new(config.concurrency.max(1));
+        let queue = Mutex::new(WorkQueue::new(config.queue_capacity));
         Dispatcher {
             inner: Arc::new(Inner {
                 outbox,
                 channels,
                 config,
                 permits,
-                queues: Mutex::new(HashMap::new()),
+                queue,
+                wake: Notify::new(),
+                started: AtomicBool::new(false),
                 shutdown: CancellationToken::new(),
                 tasks: TaskTracker::new(),
             }),
         }
     }
 
-    /// Load every unfinished record (pending, or attempting from a run that crashed) and schedule it.
+    /// Start delivering: the feeder loads unfinished records (pending, or attempting from a run that stopped
+    /// mid-attempt) in enqueue order, a page at a time. Call it once the integrations are ready, so interrupted
+    /// attempts can be checked at once. Returns how many unfinished records the first page found (for the log;
+    /// at most one page).
     pub async fn recover(&self) -> Result<usize, herald_core::StoreError> {
-        let mut total = 0;
-        let records = self.inner.outbox.unfinished(0, 0).await?;
-        for record in records {
-            total += 1;
-            self.schedule(record);
+        if self.inner.config.paused || self.inner.shutdown.is_cancelled() {
+            return Ok(0);
         }
-        Ok(total)
+        let first = self.inner.outbox.unfinished(0, MAX_PAGE).await?.len();
+        if !self.inner.started.swap(true, Ordering::SeqCst) {
+            let this = self.clone();
+            self.inner.tasks.spawn(async move { this.feed().await });
+        }
+        self.inner.wake.notify_one();
+        Ok(first)
     }
 
-    /// Queue a record for delivery behind earlier records with the same ordering key.
+    /// A record became due (new, or released from `deferred`). New records are loaded by the feeder in sequence
+    /// order; an older record due again is queued behind its key's earlier records.
     pub fn schedule(&self, record: OutboxRecord) {
         if self.inner.shutdown.is_cancelled() || self.inner.config.paused {
             return;
         }
         let key = record.notification.ordering_key();
-        let start_worker = {
-            let mut queues = self.inner.queues.lock();
-            match queues.get_mut(&key) {
-                Some(queue) => {
-                    queue.push_back(record);
-                    false
+        let pushed = {
+            let mut q = self.inner.queue.lock();
+            if record.seq > q.cursor || !self.inner.started.load(Ordering::SeqCst) {
+                None
+            } else {
+                let pushed = q.push(&key, Queued { seq: record.seq, id: record.id() });
+                if pushed == Pushed::Full {
+                    q.rescan = true;
                 }
-                None => {
-                    queues.insert(key.clone(), VecDeque::from([record]));
-                    true
-                }
+                Some(pushed)
             }
         };
-        if start_worker {
-            let this = self.clone();
-            self.inner.tasks.spawn(async move { this.run_key(key).await });
+        match pushed {
+            Some(Pushed::NewKey) => self.spawn_worker(key),
+            Some(Pushed::Queued | Pushed::Duplicate) => {}
+            Some(Pushed::Full) | None => self.inner.wake.notify_one(),
         }
     }
 
@@ -115,26 +142,37 @@ impl Dispatcher {
         customer: &str,
         conversation_id: &str,
     ) -> Result<usize, herald_core::StoreError> {
-        let records = self.inner.outbox.deferred_for(integration, customer).await?;
         let mut released = 0;
-        for record in records {
-            let mut t = Transition::to(
-                NotificationStatus::Pending,
-                Utc::now(),
-                format!("customer `{customer}` opened conversation `{conversation_id}`; delivering there"),
-            );
-            t.retarget = Some(Target::Conversation { id: conversation_id.to_string() });
-            t.next_attempt_at = Some(Utc::now());
-            let updated = self.inner.outbox.transition(record.id(), t).await?;
-            self.schedule(updated);
-            released += 1;
+        loop {
+            let records = self.inner.outbox.deferred_for(integration, customer).await?;
+            let full_page = records.len() >= MAX_PAGE;
+            for record in records {
+                let mut t = Transition::to(
+                    NotificationStatus::Pending,
+                    Utc::now(),
+                    format!("customer `{customer}` opened conversation `{conversation_id}`; delivering there"),
+                );
+                t.retarget = Some(Target::Conversation { id: conversation_id.to_string() });
+                t.next_attempt_at = Some(Utc::now());
+                t.mode = Some(herald_core::DeliveryMode::Normal);
+                let updated = self.inner.outbox.transition(record.id(), t).await?;
+                self.schedule(updated);
+                released += 1;
+            }
+            if !full_page {
+                return Ok(released);
+            }
         }
-        Ok(released)
     }
 
-    /// Records currently queued or in flight.
+    /// Records currently loaded (queued or in flight).
     pub fn queued(&self) -> usize {
-        self.inner.queues.lock().values().map(VecDeque::len).sum()
+        self.inner.queue.lock().len()
+    }
+
+    /// Ordering keys with loaded work (one worker each).
+    pub fn active_keys(&self) -> usize {
+        self.inner.queue.lock().keys()
     }
 
     /// Stop taking work, let in-flight attempts finish (up to `grace`), leave everything else pending on disk.
@@ -146,209 +184,17 @@ impl Dispatcher {
         }
     }
 
-    async fn run_key(self, key: String) {
-        loop {
-            let next = {
-                let mut queues = self.inner.queues.lock();
-                match queues.get_mut(&key).and_then(|q| q.front().cloned()) {
-                    Some(r) => Some(r),
-                    None => {
-                        queues.remove(&key);
-                        None
-                    }
-                }
-            };
-            let Some(record) = next else { return };
-            let id = record.id();
-            let span = info_span!("delivery", notification = %id, integration = %record.notification.integration, target = %record.notification.target);
-            let finished = self.process(record).instrument(span).await;
-            if !finished {
-                return; // shutting down: the record stays in the outbox, pending
-            }
-            let mut queues = self.inner.queues.lock();
-            if let Some(q) = queues.get_mut(&key) {
-                q.pop_front();
-            }
+    /// Wait `wait`, or return false at once if shutdown begins.
+    async fn pause(&self, wait: Duration) -> bool {
+        if wait.is_zero() {
+            return !self.inner.shutdown.is_cancelled();
         }
-    }
-
-    /// Deliver one record until it reaches a state that leaves the queue. Returns false if interrupted by shutdown.
-    async fn process(&self, mut record: OutboxRecord) -> bool {
-        let inner = &self.inner;
-        let Some(route) = inner.channels.get(&record.notification.integration).cloned() else {
-            let reason = format!(
-                "integration `{}` is not configured; add it to the config or resend with a configured integration",
-                record.notification.integration
-            );
-            return self.finish(&record, NotificationStatus::Failed, reason).await;
-        };
-        let channel = route.channel;
-        let policy = record.notification.closed_policy.unwrap_or(route.closed_policy);
-        let mut mode = DeliveryMode::Normal;
-        loop {
-            if inner.shutdown.is_cancelled() {
-                return false;
-            }
-            if let Some(expired_at) = self.expiry(&record) {
-                if expired_at <= Utc::now() {
-                    return self
-                        .finish(
-                            &record,
-                            NotificationStatus::Expired,
-                            format!("not delivered before it expired at {expired_at}"),
-                        )
-                        .await;
-                }
-            }
-            let wait = (record.next_attempt_at - Utc::now()).to_std().unwrap_or(Duration::ZERO);
-            if !wait.is_zero() {
-                tokio::select! {
-                    _ = tokio::time::sleep(wait) => {}
-                    _ = inner.shutdown.cancelled() => return false,
-                }
-            }
-            let due = Instant::now();
-            let Ok(_permit) = inner.permits.acquire().await else { return false };
-            let previous_attempt_at = (record.status == NotificationStatus::Attempting).then(|| last_change(&record));
-            let mut delivery = Delivery::new(
-                record.notification.clone(),
-                mode,
-                record.attempts + 1,
-                Duration::from_secs(inner.config.delivery_timeout_secs),
-            );
-            delivery.previous_attempt_at = previous_attempt_at;
-            if previous_attempt_at.is_some() {
-                match channel.confirm_delivery(&delivery).await.map(|found| found.into_iter().next()) {
-                    Ok(Some(receipt)) => {
-                        let mut t = Transition::to(
-                            NotificationStatus::Delivered,
-                            Utc::now(),
-                            "an attempt before the restart had reached the upstream; not sent again",
-                        );
-                        t.receipt = Some(receipt);
-                        return self.apply(&record, t, "delivered").await;
-                    }
-                    Ok(None) => {}
-                    Err(e) => {
-                        tracing::info!(error = %e, "Cannot confirm an interrupted attempt; sending again (at-least-once).")
-                    }
-                }
-            }
-            let mut t = Transition::to(
-                NotificationStatus::Attempting,
-                Utc::now(),
-                format!("attempt {} ({})", delivery.attempt, mode_name(mode)),
-            );
-            t.count_attempt = true;
-            record = match inner.outbox.transition(record.id(), t).await {
-                Ok(r) => r,
-                Err(e) => {
-                    warn!(error = %e, "Could not record the attempt; will retry.");
-                    record.next_attempt_at = Utc::now() + chrono::Duration::seconds(1);
-                    continue;
-                }
-            };
-            metrics::histogram!("herald_dispatch_overhead_seconds").record(due.elapsed().as_secs_f64());
-            let started = Instant::now();
-            let result = match tokio::time::timeout(
-                Duration::from_secs(inner.config.delivery_timeout_secs),
-                channel.deliver(&delivery),
-            )
-            .await
-            {
-                Ok(r) => r,
-                Err(_) => Err(ChannelError::transient(format!(
-                    "delivery took longer than {}s",
-                    inner.config.delivery_timeout_secs
-                ))),
-            };
-            metrics::histogram!("herald_delivery_seconds", "integration" => record.notification.integration.clone())
-                .record(started.elapsed().as_secs_f64());
-            let error = match result {
-                Ok(receipt) => {
-                    let reason = match &receipt.upstream_message_id {
-                        Some(m) => format!("delivered via {} as message `{m}`", receipt.route),
-                        None => format!("delivered via {}", receipt.route),
-                    };
-                    let mut t = Transition::to(NotificationStatus::Delivered, Utc::now(), reason);
-                    t.receipt = Some(receipt);
-                    return self.apply(&record, t, "delivered").await;
-                }
-                Err(e) => e,
-            };
-            let (decision, reason) =
-                decide(&error, policy, channel.supports_agentless(), record.attempts, inner.config.max_attempts);
-            match decision {
-                Decision::Retry { retry_after } => {
-                    let wait = backoff::delay(
-                        record.attempts,
-                        Duration::from_millis(inner.config.backoff_initial_ms),
-                        Duration::from_millis(inner.config.backoff_max_ms),
-                        retry_after,
-                    );
-                    let mut t = Transition::to(
-                        NotificationStatus::Pending,
-                        Utc::now(),
-                        format!("{reason}; retrying in {:.1}s", wait.as_secs_f64()),
-                    );
-                    t.next_attempt_at = Some(Utc::now() + chrono::Duration::from_std(wait).unwrap_or_default());
-                    metrics::counter!("herald_deliveries_total", "integration" => record.notification.integration.clone(), "outcome" => "retry").increment(1);
-                    match inner.outbox.transition(record.id(), t).await {
-                        Ok(r) => record = r,
-                        Err(e) => {
-                            warn!(error = %e, "Could not record the retry.");
-                            record.next_attempt_at = Utc::now() + chrono::Duration::from_std(wait).unwrap_or_default();
-                        }
-                    }
-                }
-                Decision::Agentless if mode == DeliveryMode::Normal => {
-                    mode = DeliveryMode::Agentless;
-                    let t = Transition::to(NotificationStatus::Pending, Utc::now(), reason);
-                    if let Ok(r) = inner.outbox.transition(record.id(), t).await {
-                        record = r;
-                    }
-                }
-                Decision::Agentless | Decision::Fail => {
-                    return self.finish(&record, NotificationStatus::Failed, reason).await;
-                }
-                Decision::Defer { customer } => {
-                    let mut t = Transition::to(NotificationStatus::Deferred, Utc::now(), reason);
-                    t.deferred_for = Some(customer);
-                    return self.apply(&record, t, "deferred").await;
-                }
-            }
+        tokio::select! {
+            _ = tokio::time::sleep(wait) => !self.inner.shutdown.is_cancelled(),
+            _ = self.inner.shutdown.cancelled() => false,
         }
-    }
-
-    fn expiry(&self, record: &OutboxRecord) -> Option<DateTime<Utc>> {
-        record.notification.expires_at.or_else(|| {
-            let hours = self.inner.config.default_expiry_hours;
-            (hours > 0).then(|| record.notification.created_at + chrono::Duration::hours(hours as i64))
-        })
-    }
-
-    async fn finish(&self, record: &OutboxRecord, status: NotificationStatus, reason: String) -> bool {
-        let outcome = status.as_str();
-        self.apply(record, Transition::to(status, Utc::now(), reason), outcome).await
-    }
-
-    async fn apply(&self, record: &OutboxRecord, t: Transition, outcome: &'static str) -> bool {
-        tracing::info!(status = t.status.as_str(), reason = %t.reason, "Notification {}.", outcome);
-        metrics::counter!("herald_deliveries_total", "integration" => record.notification.integration.clone(), "outcome" => outcome).increment(1);
-        if let Err(e) = self.inner.outbox.transition(record.id(), t).await {
-            warn!(error = %e, "Could not record the outcome; the notification stays unfinished and is retried at next start.");
-        }
-        true
     }
 }
 
-fn last_change(record: &OutboxRecord) -> DateTime<Utc> {
-    record.history.last().map(|h| h.at).unwrap_or(record.notification.created_at)
-}
-
-fn mode_name(mode: DeliveryMode) -> &'static str {
-    match mode {
-        DeliveryMode::Normal => "normal",
-        DeliveryMode::Agentless => "agentless",
-    }
-}
+#[cfg(test)]
+mod tests;

@@ -7,17 +7,28 @@ use herald_core::{ChannelError, ClosedPolicy, ErrorClass};
 /// The dispatcher's decision after an attempt failed.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Decision {
-    /// Try again after a delay (at least `retry_after` when the upstream gave one).
-    Retry { retry_after: Option<Duration> },
+    /// Try again after a delay (at least `retry_after` when the upstream gave one). `counts` says whether the
+    /// attempt counts towards `max_attempts`: a rate-limited attempt does not, so a 429 storm never dead-letters.
+    Retry {
+        /// The upstream's `Retry-After`, when it gave one.
+        retry_after: Option<Duration>,
+        /// Whether this attempt counts towards `max_attempts`.
+        counts: bool,
+    },
+    /// The attempt may have reached the upstream: ask the adapter (`confirm_delivery`) before anything else.
+    Check,
     /// Give up: the notification fails with this reason.
     Fail,
     /// Keep it until the customer's next conversation.
-    Defer { customer: String },
+    Defer {
+        /// The customer whose next conversation it waits for.
+        customer: String,
+    },
     /// Send it again at once as an agentless message.
     Agentless,
 }
 
-/// Decide from the error's class and the closed-session policy.
+/// Decide from the error's class and the closed-session policy. `attempts` counts this attempt.
 pub fn decide(
     error: &ChannelError,
     policy: ClosedPolicy,
@@ -51,16 +62,18 @@ pub fn decide(
                 ClosedPolicy::Fail => (Decision::Fail, format!("{reason} (policy fail); the customer must start a new conversation, or use policy defer or agentless")),
             }
         }
-        ErrorClass::RateLimited | ErrorClass::Transient | ErrorClass::Unauthorized | ErrorClass::OutcomeUnknown
-            if attempts < max_attempts =>
-        {
+        ErrorClass::RateLimited => {
             let retry_after = match error {
                 ChannelError::RateLimited { retry_after, .. } => *retry_after,
                 _ => None,
             };
-            (Decision::Retry { retry_after }, reason)
+            (Decision::Retry { retry_after, counts: false }, format!("{reason}; not counted as an attempt"))
         }
-        ErrorClass::RateLimited | ErrorClass::Transient | ErrorClass::Unauthorized | ErrorClass::OutcomeUnknown => {
+        ErrorClass::OutcomeUnknown => (Decision::Check, reason),
+        ErrorClass::Transient | ErrorClass::Unauthorized if attempts < max_attempts => {
+            (Decision::Retry { retry_after: None, counts: true }, reason)
+        }
+        ErrorClass::Transient | ErrorClass::Unauthorized => {
             (Decision::Fail, format!("{reason}; gave up after {attempts} attempts (dead letter)"))
         }
         ErrorClass::Invalid | ErrorClass::NotFound | ErrorClass::Permanent => (Decision::Fail, reason),
@@ -93,18 +106,36 @@ mod tests {
     }
 
     #[test]
-    fn retryable_until_max_attempts() {
-        let rl = ChannelError::RateLimited { retry_after: Some(Duration::from_secs(2)), correlation_id: None };
-        assert_eq!(
-            decide(&rl, ClosedPolicy::Defer, false, 1, 3).0,
-            Decision::Retry { retry_after: Some(Duration::from_secs(2)) }
-        );
+    fn transient_retries_until_max_attempts() {
         let (d, why) = decide(&ChannelError::transient("503"), ClosedPolicy::Defer, false, 3, 3);
         assert_eq!(d, Decision::Fail);
         assert!(why.contains("dead letter"));
         assert_eq!(
+            decide(&ChannelError::transient("503"), ClosedPolicy::Defer, false, 2, 3).0,
+            Decision::Retry { retry_after: None, counts: true }
+        );
+        assert_eq!(
             decide(&ChannelError::invalid("textBody", "too long", "shorten"), ClosedPolicy::Defer, false, 1, 3).0,
             Decision::Fail
         );
+    }
+
+    #[test]
+    fn rate_limits_never_dead_letter() {
+        let rl = ChannelError::RateLimited { retry_after: Some(Duration::from_secs(2)), correlation_id: None };
+        for attempts in [1, 3, 100, u32::MAX] {
+            assert_eq!(
+                decide(&rl, ClosedPolicy::Defer, false, attempts, 3).0,
+                Decision::Retry { retry_after: Some(Duration::from_secs(2)), counts: false }
+            );
+        }
+    }
+
+    #[test]
+    fn an_unknown_outcome_is_checked_never_retried_blindly() {
+        let unknown = ChannelError::outcome_unknown("timed out after the request was written");
+        for attempts in [1, 3, 100] {
+            assert_eq!(decide(&unknown, ClosedPolicy::Defer, true, attempts, 3).0, Decision::Check);
+        }
     }
 }

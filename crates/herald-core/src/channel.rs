@@ -28,10 +28,11 @@ pub struct ChannelContext {
 }
 
 /// How a delivery is to be made.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum DeliveryMode {
     /// Into the target's open conversation, as the agent.
+    #[default]
     Normal,
     /// As an agentless message (the closed-session policy `agentless`).
     Agentless,

@@ -10,6 +10,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use crate::channel::DeliveryMode;
 use crate::target::Target;
 
 /// What to send.
@@ -205,6 +206,14 @@ pub struct OutboxRecord {
     pub receipt: Option<Receipt>,
     /// Monotonic sequence assigned at enqueue; orders records with the same ordering key.
     pub seq: u64,
+    /// How the next (or interrupted) attempt is made: `agentless` once the closed-session policy switched to it,
+    /// so an attempt interrupted by a crash is checked and resumed in the same mode.
+    #[serde(default, skip_serializing_if = "is_normal")]
+    pub mode: DeliveryMode,
+}
+
+fn is_normal(mode: &DeliveryMode) -> bool {
+    *mode == DeliveryMode::Normal
 }
 
 impl OutboxRecord {
@@ -220,6 +229,7 @@ impl OutboxRecord {
             deferred_for: None,
             receipt: None,
             seq,
+            mode: DeliveryMode::Normal,
         }
     }
 
@@ -249,6 +259,9 @@ impl OutboxRecord {
         if let Some(target) = &t.retarget {
             self.notification.target = target.clone();
         }
+        if let Some(mode) = t.mode {
+            self.mode = mode;
+        }
         self.history.push(StatusChange { at: t.at, status: t.status, reason: t.reason.clone() });
     }
 }
@@ -272,6 +285,8 @@ pub struct Transition {
     pub receipt: Option<Receipt>,
     /// Point the notification at a new target (e.g. the customer's new conversation).
     pub retarget: Option<Target>,
+    /// Switch the delivery mode (the closed-session policy `agentless`; back to normal when released).
+    pub mode: Option<DeliveryMode>,
 }
 
 impl Transition {
@@ -286,6 +301,7 @@ impl Transition {
             deferred_for: None,
             receipt: None,
             retarget: None,
+            mode: None,
         }
     }
 }
