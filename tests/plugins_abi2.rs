@@ -221,3 +221,87 @@ text = "got {{{{attr.body}}}}"
     assert_eq!(resp.status().as_u16(), 413);
     svc.shutdown().await;
 }
+
+/// Post one notification and return its id.
+async fn post(client: &reqwest::Client, base: &str, integration: &str, key: &str) -> String {
+    let body = serde_json::json!({"integration": integration, "target": {"type": "customer", "id": "c-1"}, "text": "hi"});
+    let resp = client
+        .post(format!("{base}/v1/notifications"))
+        .bearer_auth(API_KEY)
+        .header("Idempotency-Key", key)
+        .json(&body)
+        .send()
+        .await
+        .expect("post notification");
+    assert_eq!(resp.status().as_u16(), 202, "{integration}");
+    resp.json::<Value>().await.expect("json")["id"].as_str().expect("id").to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn through_the_dispatcher_an_abandoned_attempt_is_confirmed_not_resent_and_late_answers_are_counted() {
+    let text = format!(
+        r#"
+[service]
+listen = "127.0.0.1:0"
+api_keys = ["{API_KEY}"]
+[store]
+path = ":memory:"
+[dispatcher]
+max_attempts = 2
+backoff_initial_ms = 20
+delivery_timeout_secs = 1
+[plugins]
+dir = "{dir}"
+
+[[integration]]
+name = "exact"
+plugin = "test_abi2"
+[integration.settings]
+answer_delay_ms = 30000
+
+[[integration]]
+name = "old"
+plugin = "test_abi1"
+[integration.settings]
+delay_ms = 1500
+"#,
+        dir = plugins_dir().display()
+    );
+    let loaded = load_with_plugins(&text, PluginOptions::default()).expect("config loads");
+    let svc = herald::service::start(loaded).await.expect("service starts");
+    let base = format!("http://{}", svc.addr);
+    let client = support::client();
+
+    // ABI 2: the attempt reaches the upstream, its answer is too slow; herald abandons it at the deadline, the
+    // plugin stops, and the check finds the message: delivered once, never sent again.
+    let id = post(&client, &base, "exact", "e2e-1").await;
+    let view = support::wait_final(&client, &base, &id, Duration::from_secs(20)).await;
+    assert_eq!(view["status"], "delivered", "{view}");
+    assert_eq!(view["receipt"]["upstream_message_id"], "up-e2e-1-1", "{view}");
+    let exact = svc.routes.get("exact").expect("route").channel.clone();
+    let h = exact.health().await;
+    assert_eq!((h.checks["upstream"].as_str(), h.checks["stopped"].as_str()), ("1", "1"), "{h:?}");
+
+    // ABI 1: nothing stops the plugin; every abandoned attempt answers late, and each late answer is counted.
+    let id = post(&client, &base, "old", "e2e-2").await;
+    let view = support::wait_final(&client, &base, &id, Duration::from_secs(20)).await;
+    assert_ne!(view["status"], "delivered", "an answer after the deadline must not count: {view}");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let metrics = client
+            .get(format!("{base}/metrics"))
+            .bearer_auth(API_KEY)
+            .send()
+            .await
+            .expect("metrics")
+            .text()
+            .await
+            .expect("text");
+        if metrics.lines().any(|l| l.starts_with("herald_plugin_late_answers_total{integration=\"old\"}")) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "no late answer counted:\n{metrics}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    svc.shutdown().await;
+}
