@@ -120,7 +120,7 @@ async fn an_abi1_plugin_loads_at_least_once_and_its_late_answer_is_counted() {
     assert_eq!(info.abi_version, 1);
     assert_eq!(info.capabilities(), "at-least-once, no inbound");
     let abi2 = host::describe(&library("herald-test-abi2")).expect("ABI 2 plugin loads");
-    assert_eq!(abi2.capabilities(), "exactly-once, inbound HTTP");
+    assert_eq!(abi2.capabilities(), "exactly-once, inbound HTTP, presence");
 
     let channel = plugin_channel("herald-test-abi1", "delay_ms = 700");
     let _events = start(channel.as_ref(), 16).await;
@@ -212,6 +212,10 @@ text = "got {{{{attr.body}}}}"
     let resp = client.post(format!("{base}/test-abi2/in/hook")).body("cust-9").send().await.expect("post");
     assert_eq!(resp.status().as_u16(), 202);
     assert_eq!(resp.json::<Value>().await.expect("json")["event"], 1);
+    // The presence capability crosses the boundary too.
+    let plugin = svc.routes.get("in").expect("route").channel.clone();
+    let stats = plugin.as_presence().expect("presence capability").sync_stats().await;
+    assert_eq!(stats.get("inbound_requests"), Some(&1), "{stats:?}");
     assert!(receiver.wait_for(1, Duration::from_secs(10)).await, "the event did not reach the rules");
     let body = &receiver.bodies()[0];
     assert_eq!(body["text"], "got cust-9", "{body}");

@@ -29,6 +29,8 @@ fn plugins_list_prints_the_config_line_abi_and_guarantee() {
     let abi1 = line("test_abi1");
     assert!(abi1.contains("ABI 1") && abi1.contains("at-least-once, no inbound"), "{abi1}");
     assert!(abi1.contains("no confirm_delivery"), "{abi1}");
+    let abi2 = line("test_abi2");
+    assert!(abi2.contains("exactly-once, inbound HTTP, presence"), "{abi2}");
     let behaviour = line("test_behaviour");
     assert!(behaviour.contains("ABI 2") && behaviour.contains("at-least-once, no inbound"), "{behaviour}");
     assert!(stdout.contains("refused: ") && stdout.contains("ABI version 999"), "{stdout}");

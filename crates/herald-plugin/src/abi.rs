@@ -16,7 +16,8 @@
 //!
 //! - **ABI 1**: start, deliver, health, shutdown. Such a plugin still loads; it is at-least-once (it cannot check
 //!   an interrupted attempt) and serves no inbound HTTP.
-//! - **ABI 2** ([`ABI_VERSION`]): adds [`SYM_CONFIRM_DELIVERY`], [`SYM_HTTP`] and [`SYM_CANCEL`]; the delivery
+//! - **ABI 2** ([`ABI_VERSION`]): adds [`SYM_CONFIRM_DELIVERY`], [`SYM_HTTP`], [`SYM_CANCEL`] and
+//!   [`SYM_PRESENCE_STATS`]; the delivery
 //!   carries its deadline (`deadline_ms`); `describe` states the delivery guarantee and whether the plugin serves
 //!   inbound HTTP; `create` answers the instance's routes ([`crate::wire::InstanceInfo`]).
 
@@ -61,12 +62,16 @@ pub const SYM_HTTP: &str = "herald_plugin_http";
 /// drops the work (no reply is needed, a late one is counted by the host).
 pub const SYM_CANCEL: &str = "herald_plugin_cancel";
 
+/// ABI 2 — [`CallFn`]: the presence-sync counters of an instance that declared presence; completes with
+/// `Reply<{name: count}>`.
+pub const SYM_PRESENCE_STATS: &str = "herald_plugin_presence_stats";
+
 /// Every symbol an ABI 1 library must export, in the order the host looks them up after the version check.
 pub const REQUIRED_SYMBOLS: [&str; 8] =
     [SYM_DESCRIBE, SYM_CREATE, SYM_START, SYM_DELIVER, SYM_HEALTH, SYM_SHUTDOWN, SYM_DESTROY, SYM_FREE_BUF];
 
 /// The symbols an ABI 2 library exports besides [`REQUIRED_SYMBOLS`].
-pub const REQUIRED_SYMBOLS_V2: [&str; 3] = [SYM_CONFIRM_DELIVERY, SYM_HTTP, SYM_CANCEL];
+pub const REQUIRED_SYMBOLS_V2: [&str; 4] = [SYM_CONFIRM_DELIVERY, SYM_HTTP, SYM_CANCEL, SYM_PRESENCE_STATS];
 
 /// Bytes allocated by the plugin and handed to the host; the host gives them back through [`SYM_FREE_BUF`].
 ///

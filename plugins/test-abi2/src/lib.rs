@@ -8,7 +8,8 @@
 //!   as `customer_id`) and answers 202 with the event's position; a body `burst:N` publishes N `burst` events
 //!   numbered by `seq`, one after the other.
 //!
-//! `health` reports `upstream` (messages stored), `finished` and `stopped` (attempts), so tests see what happened.
+//! `health` reports `upstream` (messages stored), `finished` and `stopped` (attempts), so tests see what happened;
+//! the presence capability reports `inbound_requests` through `presence_stats`.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -62,6 +63,7 @@ impl Plugin for Abi2Plugin {
     const DESCRIPTION: &'static str = "test plugin exercising deadlines, confirm_delivery and inbound HTTP";
     const DELIVERY_GUARANTEE: DeliveryGuarantee = DeliveryGuarantee::ExactlyOnce;
     const INBOUND_HTTP: bool = true;
+    const PRESENCE: bool = true;
 
     fn create(ctx: CreateContext, settings: herald_plugin::sdk::serde_json::Value) -> Result<Abi2, Vec<ConfigProblem>> {
         Ok(Abi2 {
@@ -141,6 +143,10 @@ impl PluginAdapter for Abi2 {
         }
         let n = self.counters.inbound.fetch_add(1, Ordering::SeqCst) + 1;
         HttpResponse::json(202, &herald_plugin::sdk::serde_json::json!({ "event": n }))
+    }
+
+    async fn presence_stats(&self) -> BTreeMap<String, u64> {
+        BTreeMap::from([("inbound_requests".to_string(), self.counters.inbound.load(Ordering::SeqCst))])
     }
 
     async fn health(&self) -> Health {

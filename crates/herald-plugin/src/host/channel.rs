@@ -17,7 +17,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use herald_core::{
     ChannelContext, ChannelError, Delivery, DeliveryGuarantee, Health, HealthStatus, HttpInbound, MessagingChannel,
-    Receipt,
+    PresenceSync, Receipt,
 };
 use serde::de::DeserializeOwned;
 
@@ -159,6 +159,27 @@ pub struct PluginChannel {
     name: String,
     options: PluginOptions,
     inbound: Option<InboundRoutes>,
+    presence: Option<Presence>,
+}
+
+/// The presence capability of an ABI 2 instance that declared it.
+struct Presence {
+    instance: Arc<Instance>,
+    timeout: Duration,
+}
+
+#[async_trait]
+impl PresenceSync for Presence {
+    async fn sync_stats(&self) -> std::collections::BTreeMap<String, u64> {
+        let Some(v2) = self.instance.library.api.v2 else { return Default::default() };
+        match self.instance.call("presence_stats", v2.presence_stats, b"{}", self.timeout, OnTimeout::Transient).await {
+            Ok(stats) => stats,
+            Err(e) => {
+                tracing::warn!(plugin = %self.instance.plugin(), error = %e, "Plugin presence counters unavailable.");
+                Default::default()
+            }
+        }
+    }
 }
 
 impl PluginChannel {
@@ -174,7 +195,13 @@ impl PluginChannel {
             Some(_) if !routes.is_empty() => Some(InboundRoutes::new(instance.clone(), routes, options)),
             _ => None,
         };
-        PluginChannel { instance, kind, name, options, inbound }
+        let presence = match instance.library.api.v2 {
+            Some(_) if instance.library.info().presence => {
+                Some(Presence { instance: instance.clone(), timeout: options.control_timeout })
+            }
+            _ => None,
+        };
+        PluginChannel { instance, kind, name, options, inbound, presence }
     }
 
     /// The ABI version of the plugin's library.
@@ -268,5 +295,9 @@ impl MessagingChannel for PluginChannel {
 
     fn as_http_inbound(&self) -> Option<&dyn HttpInbound> {
         self.inbound.as_ref().map(|i| i as &dyn HttpInbound)
+    }
+
+    fn as_presence(&self) -> Option<&dyn PresenceSync> {
+        self.presence.as_ref().map(|p| p as &dyn PresenceSync)
     }
 }

@@ -17,7 +17,7 @@ use super::error::PluginError;
 use crate::abi::{
     borrow_bytes, AbiVersionFn, CallFn, CancelFn, CreateFn, DescribeFn, DestroyFn, FreeBufFn, ABI_VERSION,
     SUPPORTED_ABI_VERSIONS, SYM_ABI_VERSION, SYM_CANCEL, SYM_CONFIRM_DELIVERY, SYM_CREATE, SYM_DELIVER, SYM_DESCRIBE,
-    SYM_DESTROY, SYM_FREE_BUF, SYM_HEALTH, SYM_HTTP, SYM_SHUTDOWN, SYM_START,
+    SYM_DESTROY, SYM_FREE_BUF, SYM_HEALTH, SYM_HTTP, SYM_PRESENCE_STATS, SYM_SHUTDOWN, SYM_START,
 };
 use crate::wire::PluginInfo;
 
@@ -42,6 +42,7 @@ pub(crate) struct ApiV2 {
     pub(crate) confirm_delivery: CallFn,
     pub(crate) http: CallFn,
     pub(crate) cancel: CancelFn,
+    pub(crate) presence_stats: CallFn,
 }
 
 /// A loaded, checked plugin library.
@@ -123,6 +124,8 @@ impl PluginLibrary {
                 http: unsafe { symbol::<CallFn>(library, path, SYM_HTTP) }?,
                 // SAFETY: as above.
                 cancel: unsafe { symbol::<CancelFn>(library, path, SYM_CANCEL) }?,
+                // SAFETY: as above.
+                presence_stats: unsafe { symbol::<CallFn>(library, path, SYM_PRESENCE_STATS) }?,
             };
             Api { v2: Some(v2), ..api }
         } else {

@@ -40,6 +40,8 @@ pub enum Op {
     ConfirmDelivery,
     /// `herald_plugin_http` (ABI 2).
     Http,
+    /// `herald_plugin_presence_stats` (ABI 2).
+    PresenceStats,
 }
 
 impl Op {
@@ -51,6 +53,7 @@ impl Op {
             Op::Shutdown => "shutdown",
             Op::ConfirmDelivery => "confirm_delivery",
             Op::Http => "http",
+            Op::PresenceStats => "presence_stats",
         }
     }
 }
@@ -104,6 +107,7 @@ pub fn describe<P: Plugin>(version: &str) -> Buf {
             sdk_version: Some(env!("CARGO_PKG_VERSION").to_string()),
             delivery_guarantee: Some(P::DELIVERY_GUARANTEE),
             inbound_http: P::INBOUND_HTTP,
+            presence: P::PRESENCE,
             path: Default::default(),
         })
         .unwrap_or_default()
@@ -277,6 +281,9 @@ async fn run<A: PluginAdapter>(op: Op, adapter: Arc<A>, host: Arc<HostLink>, pay
                 }
             };
             encode::<HttpResponse>(&guarded(op, &log, async { Ok(adapter.http(request).await) }).await)
+        }
+        Op::PresenceStats => {
+            encode(&guarded(op, &log, async { Ok(adapter.presence_stats().await) }).await)
         }
         Op::Health => encode::<Health>(&guarded(op, &log, async { Ok(adapter.health().await) }).await),
         Op::Shutdown => encode::<()>(

@@ -53,6 +53,10 @@ pub trait Plugin: 'static {
     /// [`PluginAdapter::http`]).
     const INBOUND_HTTP: bool = false;
 
+    /// Whether instances keep presence in sync between two systems (publishing `agent_presence_changed` events
+    /// and reporting [`PluginAdapter::presence_stats`]); herald then offers them as a presence capability.
+    const PRESENCE: bool = false;
+
     /// Build an adapter from the integration's settings (the `[integration.settings]` table as JSON, `${VAR}`
     /// expanded). No network here: that happens in [`PluginAdapter::start`]. Problems name their key path inside
     /// `settings` (use [`decode_settings`]); the host prefixes `integration[i].settings.`. Runs with the plugin's
@@ -91,6 +95,11 @@ pub trait PluginAdapter: Send + Sync + 'static {
     async fn http(&self, request: HttpRequest) -> HttpResponse {
         let _ = request;
         HttpResponse::text(404, "no such route")
+    }
+
+    /// Presence-sync counters (writes made, echoes suppressed, …) when [`Plugin::PRESENCE`] is set.
+    async fn presence_stats(&self) -> std::collections::BTreeMap<String, u64> {
+        std::collections::BTreeMap::new()
     }
 
     /// Current health.

@@ -68,6 +68,9 @@ pub struct PluginInfo {
     /// ABI 2: whether its instances serve inbound HTTP routes on herald's server. Absent (ABI 1) means no.
     #[serde(default)]
     pub inbound_http: bool,
+    /// ABI 2: whether its instances keep presence in sync (and report counters through `presence_stats`).
+    #[serde(default)]
+    pub presence: bool,
     /// Where the library was loaded from (filled in by the host, not sent by the plugin).
     #[serde(default, skip_deserializing, skip_serializing_if = "is_empty")]
     pub path: PathBuf,
@@ -97,7 +100,8 @@ impl PluginInfo {
         } else {
             "no inbound"
         };
-        format!("{guarantee}, {inbound}")
+        let presence = if self.presence && self.abi_version >= crate::abi::ABI_VERSION { ", presence" } else { "" };
+        format!("{guarantee}, {inbound}{presence}")
     }
 }
 
