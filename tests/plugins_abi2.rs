@@ -228,7 +228,8 @@ text = "got {{{{attr.body}}}}"
 
 /// Post one notification and return its id.
 async fn post(client: &reqwest::Client, base: &str, integration: &str, key: &str) -> String {
-    let body = serde_json::json!({"integration": integration, "target": {"type": "customer", "id": "c-1"}, "text": "hi"});
+    let body =
+        serde_json::json!({"integration": integration, "target": {"type": "customer", "id": "c-1"}, "text": "hi"});
     let resp = client
         .post(format!("{base}/v1/notifications"))
         .bearer_auth(API_KEY)

@@ -215,17 +215,17 @@ async fn delivers_into_genesys_and_forwards_signed_agent_replies() {
         closed_policy: None,
         rule: None,
     };
-    let mut again = herald_core::Delivery::new(notification, herald_core::DeliveryMode::Normal, 2, Duration::from_secs(10));
+    let mut again =
+        herald_core::Delivery::new(notification, herald_core::DeliveryMode::Normal, 2, Duration::from_secs(10));
     again.previous_attempt_at = Some(chrono::Utc::now());
     let found = channel.confirm_delivery(&again).await.expect("the check runs");
     assert_eq!(found.len(), 1, "{found:?}");
     assert_eq!(found[0].upstream_message_id.as_deref(), view["receipt"]["upstream_message_id"].as_str());
-    let inbound_count = w
-        .om
-        .transcript(&w.integration_id)
-        .into_iter()
-        .filter(|e| matches!(e, TranscriptEntry::InboundMessage { .. }))
-        .count();
+    let inbound_count =
+        w.om.transcript(&w.integration_id)
+            .into_iter()
+            .filter(|e| matches!(e, TranscriptEntry::InboundMessage { .. }))
+            .count();
     assert_eq!(inbound_count, 1, "the check sent the message a second time");
 
     // Genesys → herald → third party: a signed agent reply is forwarded, published and acknowledged.

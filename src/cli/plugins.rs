@@ -91,7 +91,10 @@ pub fn list(dir: Option<PathBuf>, config_path: Option<PathBuf>) -> anyhow::Resul
                     limits(info)
                 );
                 if kinds.get(&info.kind).copied().unwrap_or(0) > 1 {
-                    println!("      {} libraries declare kind `{}`: name this one by its path", kinds[&info.kind], info.kind);
+                    println!(
+                        "      {} libraries declare kind `{}`: name this one by its path",
+                        kinds[&info.kind], info.kind
+                    );
                 }
                 println!("      {}", f.path.display());
             }

@@ -79,9 +79,9 @@ pub fn new(args: &NewPluginArgs) -> anyhow::Result<ExitCode> {
     let sdk = match (&args.sdk_path, &root) {
         (Some(p), _) => p.display().to_string(),
         (None, Some(root)) => relative(&target, &root.join("crates/herald-plugin")),
-        (None, None) => bail!(
-            "not inside a herald checkout: pass --sdk-path with the path of herald's `crates/herald-plugin`"
-        ),
+        (None, None) => {
+            bail!("not inside a herald checkout: pass --sdk-path with the path of herald's `crates/herald-plugin`")
+        }
     };
     for (file, text) in render(&args.name, &sdk) {
         let path = target.join(file);
@@ -111,7 +111,10 @@ mod tests {
         for bad in ["My", "-x", "x-", "a--b", "a_b", "1a", ""] {
             assert!(check_name(bad).is_err(), "{bad}");
         }
-        assert_eq!(relative(Path::new("/w/plugins/x"), Path::new("/w/crates/herald-plugin")), "../../crates/herald-plugin");
+        assert_eq!(
+            relative(Path::new("/w/plugins/x"), Path::new("/w/crates/herald-plugin")),
+            "../../crates/herald-plugin"
+        );
         let files = render("my-platform", "../sdk");
         assert!(files[0].1.contains("name = \"herald-my-platform\"") && files[0].1.contains("path = \"../sdk\""));
         assert!(files[1].1.contains("const KIND: &'static str = \"my_platform\";"));

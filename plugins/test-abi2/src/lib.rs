@@ -16,9 +16,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use herald_plugin::core::{
-    ChannelError, ConfigProblem, Delivery, DeliveryGuarantee, EventKind, Health, Receipt,
-};
+use herald_plugin::core::{ChannelError, ConfigProblem, Delivery, DeliveryGuarantee, EventKind, Health, Receipt};
 use herald_plugin::sdk::receipt::receipt;
 use herald_plugin::sdk::{
     async_trait, decode_settings, CreateContext, EventPublisher, HttpRequest, HttpResponse, Plugin, PluginAdapter,

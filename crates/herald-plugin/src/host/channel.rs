@@ -254,6 +254,13 @@ impl MessagingChannel for PluginChannel {
     }
 
     async fn deliver(&self, delivery: &Delivery) -> Result<Receipt, ChannelError> {
+        if delivery.remaining().is_zero() {
+            // Never handed to the plugin, so certainly not delivered.
+            return Err(ChannelError::transient(format!(
+                "the attempt's deadline had passed before plugin `{}` was called",
+                self.instance.plugin()
+            )));
+        }
         let payload = encode(delivery)?;
         let timeout = delivery.remaining().min(self.options.deliver_timeout);
         self.instance

@@ -34,9 +34,9 @@ pub(crate) fn check_route(route: &WireRoute) -> Result<(), String> {
     if let Some(p) = RESERVED.iter().find(|p| path == *p || path.starts_with(&format!("{p}/"))) {
         return Err(format!("route `{} {path}`: `{p}` belongs to herald; choose another path", route.method));
     }
-    filter(&route.method).map(|_| ()).ok_or_else(|| {
-        format!("route `{} {path}`: the method must be GET, POST, PUT, PATCH or DELETE", route.method)
-    })
+    filter(&route.method)
+        .map(|_| ())
+        .ok_or_else(|| format!("route `{} {path}`: the method must be GET, POST, PUT, PATCH or DELETE", route.method))
 }
 
 fn filter(method: &str) -> Option<MethodFilter> {

@@ -144,8 +144,7 @@ pub unsafe fn create<P: Plugin>(config: *const u8, len: usize, host: *const Host
         let adapter = P::create(ctx, request.settings)
             .map_err(|problems| WireError::Config { problems: problems.iter().map(WireProblem::from).collect() })?;
         let info = InstanceInfo { routes: if P::INBOUND_HTTP { adapter.routes() } else { Vec::new() } };
-        let instance =
-            Box::new(Instance { adapter: Arc::new(adapter), host: link.clone(), running: Arc::default() });
+        let instance = Box::new(Instance { adapter: Arc::new(adapter), host: link.clone(), running: Arc::default() });
         Ok((Box::into_raw(instance) as *mut c_void, info))
     }));
     let reply = match result {
@@ -282,9 +281,7 @@ async fn run<A: PluginAdapter>(op: Op, adapter: Arc<A>, host: Arc<HostLink>, pay
             };
             encode::<HttpResponse>(&guarded(op, &log, async { Ok(adapter.http(request).await) }).await)
         }
-        Op::PresenceStats => {
-            encode(&guarded(op, &log, async { Ok(adapter.presence_stats().await) }).await)
-        }
+        Op::PresenceStats => encode(&guarded(op, &log, async { Ok(adapter.presence_stats().await) }).await),
         Op::Health => encode::<Health>(&guarded(op, &log, async { Ok(adapter.health().await) }).await),
         Op::Shutdown => encode::<()>(
             &guarded(op, &log, async {

@@ -50,7 +50,9 @@ pub fn error_for_status(answer: ErrorAnswer<'_>) -> ChannelError {
             hint: "check the ids in the plugin's settings and the target".into(),
         },
         429 => ChannelError::RateLimited { retry_after: retry_after.and_then(parse_retry_after), correlation_id },
-        408 | 425 | 500..=599 => ChannelError::Transient { reason: format!("{who} answered {status}{said}"), correlation_id },
+        408 | 425 | 500..=599 => {
+            ChannelError::Transient { reason: format!("{who} answered {status}{said}"), correlation_id }
+        }
         _ => ChannelError::Permanent { reason: format!("{who} answered {status}{said}"), correlation_id },
     }
 }
@@ -75,9 +77,14 @@ mod tests {
         assert_eq!(class(429), ErrorClass::RateLimited);
         assert_eq!(class(503), ErrorClass::Transient);
         assert_eq!(class(409), ErrorClass::Permanent);
-        let e = error_for_status(ErrorAnswer { who: "up", status: 429, retry_after: Some("1.5"), ..Default::default() });
-        assert_eq!(e, ChannelError::RateLimited { retry_after: Some(Duration::from_millis(1500)), correlation_id: None });
-        let e = error_for_status(ErrorAnswer { who: "up", status: 429, retry_after: Some("soon"), ..Default::default() });
+        let e =
+            error_for_status(ErrorAnswer { who: "up", status: 429, retry_after: Some("1.5"), ..Default::default() });
+        assert_eq!(
+            e,
+            ChannelError::RateLimited { retry_after: Some(Duration::from_millis(1500)), correlation_id: None }
+        );
+        let e =
+            error_for_status(ErrorAnswer { who: "up", status: 429, retry_after: Some("soon"), ..Default::default() });
         assert_eq!(e, ChannelError::RateLimited { retry_after: None, correlation_id: None });
         let e = error_for_status(ErrorAnswer {
             who: "Genesys",
@@ -86,6 +93,8 @@ mod tests {
             message: "too long",
             ..Default::default()
         });
-        assert!(matches!(&e, ChannelError::Invalid { field, reason, .. } if field == "text" && reason.contains("too long")));
+        assert!(
+            matches!(&e, ChannelError::Invalid { field, reason, .. } if field == "text" && reason.contains("too long"))
+        );
     }
 }

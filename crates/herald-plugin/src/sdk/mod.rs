@@ -29,8 +29,8 @@ use herald_core::{ChannelError, ConfigProblem, Delivery, DeliveryGuarantee, Even
 use serde::de::DeserializeOwned;
 pub use serde_json;
 
-pub(crate) use host_link::HostLink;
 pub use crate::wire::{HttpRequest, HttpResponse, WireRoute};
+pub(crate) use host_link::HostLink;
 
 /// The factory of a plugin: who it is and how it builds an adapter from an integration's settings.
 ///
