@@ -327,6 +327,50 @@ mod tests {
     use super::*;
 
     #[test]
+    fn abi1_descriptions_read_as_at_least_once_whatever_they_claim() {
+        let v1: PluginInfo = serde_json::from_str(
+            r#"{"kind":"k","description":"d","version":"1","abi_version":1,"delivery_guarantee":"exactly_once","inbound_http":true}"#,
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(v1.guarantee(), DeliveryGuarantee::AtLeastOnce);
+        assert_eq!(v1.capabilities(), "at-least-once, no inbound");
+        let v2: PluginInfo = serde_json::from_str(
+            r#"{"kind":"k","description":"d","version":"1","abi_version":2,"delivery_guarantee":"exactly_once"}"#,
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(v2.capabilities(), "exactly-once, no inbound");
+        let bare: InstanceInfo = serde_json::from_str("{}").unwrap_or_else(|e| panic!("{e}"));
+        assert!(bare.routes.is_empty());
+    }
+
+    #[test]
+    fn a_delivery_carries_its_deadline_both_ways() {
+        let n = Notification {
+            id: uuid::Uuid::new_v4(),
+            idempotency_key: None,
+            integration: "i".into(),
+            target: herald_core::Target::Customer { id: "c".into() },
+            content: herald_core::Content::Text { text: "t".into() },
+            created_at: chrono::Utc::now(),
+            expires_at: None,
+            closed_policy: None,
+            rule: None,
+        };
+        let d = Delivery::new(n, DeliveryMode::Normal, 3, Duration::from_secs(7));
+        let wire = WireDelivery::from(&d);
+        let ms = wire.deadline_ms.unwrap_or(0);
+        assert!((6_000..=7_000).contains(&ms), "{ms}");
+        let json = serde_json::to_string(&wire).unwrap_or_default();
+        let back: Delivery =
+            serde_json::from_str::<WireDelivery>(&json).map(Delivery::from).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(back.attempt, 3);
+        assert!(back.remaining() <= Duration::from_millis(ms) && back.remaining() > Duration::from_secs(5));
+        let old: WireDelivery = serde_json::from_str(&json.replace(&format!(",\"deadline_ms\":{ms}"), ""))
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert!(Delivery::from(old).remaining() > Duration::from_secs(20), "ABI 1 host: the default 25 s");
+    }
+
+    #[test]
     fn every_channel_error_round_trips_through_json() {
         let errors = vec![
             ChannelError::invalid("text", "is empty", "send text"),
