@@ -10,8 +10,8 @@
 //!
 //! It also does the common work: [`deadline`] bounds a plugin's own waits by the attempt's deadline, [`http`]
 //! maps an upstream's error status and `Retry-After` to the error class herald acts on, [`receipt`] builds
-//! receipts, and the crates a plugin's types need are re-exported ([`chrono`], [`serde_json`], [`async_trait`],
-//! and `herald_plugin::core`).
+//! receipts, and the crates a plugin's types need are re-exported ([`chrono`] with its serde support,
+//! [`serde_json`], [`uuid`], [`async_trait`], and `herald_plugin::core`).
 
 pub mod deadline;
 pub mod exports;
@@ -23,12 +23,18 @@ pub mod testing;
 
 use std::sync::Arc;
 
+/// `#[async_trait]`, which [`PluginAdapter`] implementations need.
 pub use async_trait::async_trait;
+/// Date and time (`Receipt::delivered_at`, `Notification::created_at`), with serde support.
 pub use chrono;
 use herald_core::{ChannelError, ConfigProblem, Delivery, DeliveryGuarantee, EventKind, Health, Receipt};
 use serde::de::DeserializeOwned;
+/// JSON values (a plugin's settings arrive as `serde_json::Value`).
 pub use serde_json;
+/// The id type of `Notification::id`, for plugins that build notifications (tests, events).
+pub use uuid;
 
+/// Inbound HTTP (ABI 2): a request herald hands over, the plugin's answer, a declared route.
 pub use crate::wire::{HttpRequest, HttpResponse, WireRoute};
 pub(crate) use host_link::HostLink;
 
