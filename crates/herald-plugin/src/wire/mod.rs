@@ -8,6 +8,7 @@
 
 pub mod http;
 
+/// Inbound HTTP across the boundary, re-exported at the top of the wire module.
 pub use http::{HttpRequest, HttpResponse, WireRoute};
 
 use std::path::PathBuf;
