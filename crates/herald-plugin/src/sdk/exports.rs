@@ -175,8 +175,8 @@ fn panicked_logged(host: &Arc<HostLink>, op: &str, payload: &(dyn Any + Send)) -
     error
 }
 
-/// `herald_plugin_{start,deliver,health,shutdown,confirm_delivery,http}`: schedule the call on the plugin's
-/// runtime and return; the reply goes to the host's `on_delivery_result` with `request_id`.
+/// `herald_plugin_{start,deliver,health,shutdown,confirm_delivery,http,presence_stats}`: schedule the call on
+/// the plugin's runtime and return; the reply goes to the host's `on_delivery_result` with `request_id`.
 ///
 /// # Safety
 /// `handle` must come from [`create`] of the same plugin and not be destroyed; `json` must be valid for `len`
