@@ -1,7 +1,8 @@
-//! The Open Messaging plugin end to end: loaded from its library through a config (`plugin = "…"`), delivering
-//! into the emulator's Open Messaging endpoints, receiving a signed agent webhook and forwarding it to the third
-//! party (event → rule → notification, receipt back to Genesys), and refusing unsigned or badly signed webhooks
-//! with nothing forwarded.
+//! The Open Messaging plugin end to end: loaded from its library through a config (`plugin = "open_messaging"`,
+//! its declared kind), delivering into the emulator's Open Messaging endpoints, confirming an attempt whose answer
+//! was lost without sending it twice, receiving a signed agent webhook on herald's own server and forwarding it to
+//! the third party (event → rule → notification, receipt back to Genesys), and refusing unsigned or badly signed
+//! webhooks with nothing forwarded.
 
 mod plugins_support;
 mod support;
@@ -59,8 +60,9 @@ async fn world() -> World {
         .json()
         .await
         .expect("token json");
+    // The webhook is served by herald itself, on the integration's route.
     let port = support::free_port();
-    let webhook_url = format!("http://127.0.0.1:{port}/open-messaging/webhook");
+    let webhook_url = format!("http://127.0.0.1:{port}/open-messaging/om/webhook");
     let created: Value = client
         .post(format!("{om_base}/api/v2/conversations/messaging/integrations/open"))
         .bearer_auth(token["access_token"].as_str().expect("access token"))
@@ -83,7 +85,7 @@ async fn world() -> World {
     let text = format!(
         r#"
 [service]
-listen = "127.0.0.1:0"
+listen = "127.0.0.1:{port}"
 api_keys = ["{API_KEY}"]
 [store]
 path = ":memory:"
@@ -95,7 +97,7 @@ dir = "{dir}"
 
 [[integration]]
 name = "om"
-plugin = "herald-open-messaging"
+plugin = "open_messaging"
 closed_policy = "fail"
 [integration.settings]
 api_base_url = "{om_base}"
@@ -105,7 +107,6 @@ client_secret = "${{OM_CLIENT_SECRET}}"
 integration_id = "{integration_id}"
 secret = "${{OM_WEBHOOK_SECRET}}"
 outbound_url = "{outbound_url}"
-listen = "127.0.0.1:{port}"
 customer_nickname = "Customer"
 
 [[integration]]
@@ -198,6 +199,34 @@ async fn delivers_into_genesys_and_forwards_signed_agent_replies() {
     assert_eq!(m["channel"]["messageId"], "order-42");
     assert_eq!(m["text"], "Your order shipped");
     assert_eq!(inbound[0]["conversationId"], view["receipt"]["conversation_id"]);
+
+    // The answer of an attempt may be lost (timeout, crash): the check finds the message by its stable messageId
+    // and names it, and Genesys still has exactly one.
+    let channel = w.svc.routes.get("om").expect("om route").channel.clone();
+    assert_eq!(channel.delivery_guarantee(), herald_core::DeliveryGuarantee::ExactlyOnce);
+    let notification = herald_core::Notification {
+        id: uuid::Uuid::new_v4(),
+        idempotency_key: Some("order-42".into()),
+        integration: "om".into(),
+        target: herald_core::Target::Customer { id: "wa-42".into() },
+        content: herald_core::Content::Text { text: "Your order shipped".into() },
+        created_at: chrono::Utc::now(),
+        expires_at: None,
+        closed_policy: None,
+        rule: None,
+    };
+    let mut again =
+        herald_core::Delivery::new(notification, herald_core::DeliveryMode::Normal, 2, Duration::from_secs(10));
+    again.previous_attempt_at = Some(chrono::Utc::now());
+    let found = channel.confirm_delivery(&again).await.expect("the check runs");
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!(found[0].upstream_message_id.as_deref(), view["receipt"]["upstream_message_id"].as_str());
+    let inbound_count =
+        w.om.transcript(&w.integration_id)
+            .into_iter()
+            .filter(|e| matches!(e, TranscriptEntry::InboundMessage { .. }))
+            .count();
+    assert_eq!(inbound_count, 1, "the check sent the message a second time");
 
     // Genesys → herald → third party: a signed agent reply is forwarded, published and acknowledged.
     let sent = agent_says(&w, "wa-42", "Hi, this is Dana", "valid").await;

@@ -19,7 +19,8 @@ pub async fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::Send(args) => send(args).await,
         Command::Bench(b) => crate::bench::run(b).await,
         Command::Doctor(args) => crate::doctor::run(args).await,
-        Command::Plugins(PluginsCommand::List { dir, config }) => plugins_list(dir, config),
+        Command::Plugins(PluginsCommand::List { dir, config }) => super::plugins::list(dir, config),
+        Command::Plugins(PluginsCommand::New(args)) => super::plugins::new(&args),
         Command::Guests(args) => crate::guests::run(args).await,
         #[cfg(feature = "webmessaging")]
         Command::Demo(args) => crate::demo::run(args).await,
@@ -89,57 +90,6 @@ pub async fn run(command: Command) -> anyhow::Result<ExitCode> {
 
 fn s<'a>(v: &'a Value, k: &str) -> &'a str {
     v.get(k).and_then(Value::as_str).unwrap_or("-")
-}
-
-fn plugins_list(dir: Option<std::path::PathBuf>, config_path: Option<std::path::PathBuf>) -> anyhow::Result<ExitCode> {
-    let registry = builtin_registry();
-    println!("built-in adapter kinds:");
-    for f in registry.factories() {
-        println!("  {:<14} {}", f.kind(), f.description());
-    }
-    let mut named = Vec::new();
-    let mut configured_dir = None;
-    if let Some(path) = &config_path {
-        let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-        let raw: config::Config = toml::from_str(&text)
-            .with_context(|| format!("{} does not parse; run `herald config check`", path.display()))?;
-        configured_dir = raw.plugins.dir.clone();
-        for i in raw.integrations.iter().filter_map(|i| i.plugin.clone()) {
-            named.push(herald_plugin::host::resolve(&i, configured_dir.as_deref()));
-        }
-    }
-    let dir = dir.or(configured_dir).unwrap_or_else(|| std::path::PathBuf::from("plugins"));
-    let suffix = std::env::consts::DLL_SUFFIX;
-    let mut found: Vec<std::path::PathBuf> = std::fs::read_dir(&dir)
-        .map(|entries| {
-            entries.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.to_string_lossy().ends_with(suffix)).collect()
-        })
-        .unwrap_or_default();
-    found.extend(named);
-    found.sort();
-    found.dedup();
-    println!("plugins ({}):", dir.display());
-    if found.is_empty() {
-        println!("  none found");
-    }
-    let mut ok = true;
-    for path in found {
-        match herald_plugin::host::describe(&path) {
-            Ok(info) => println!(
-                "  {:<14} v{} ABI {} — {} ({})",
-                info.kind,
-                info.version,
-                info.abi_version,
-                info.description,
-                path.display()
-            ),
-            Err(e) => {
-                ok = false;
-                println!("  refused        {}: {e}", path.display());
-            }
-        }
-    }
-    Ok(if ok { ExitCode::SUCCESS } else { ExitCode::FAILURE })
 }
 
 fn check(file: &std::path::Path) -> ExitCode {

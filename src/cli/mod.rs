@@ -2,6 +2,8 @@
 
 mod client;
 mod commands;
+mod plugins;
+mod scaffold;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -139,6 +141,23 @@ pub enum PluginsCommand {
         #[arg(long, short)]
         config: Option<PathBuf>,
     },
+    /// Write a new plugin crate (ABI 2, built with the SDK) that compiles without warnings and has a test.
+    New(NewPluginArgs),
+}
+
+/// `herald plugins new`.
+#[derive(Debug, Args)]
+pub struct NewPluginArgs {
+    /// The plugin's name: lower-case letters, digits and dashes (`my-platform`); its kind is the name with
+    /// underscores (`my_platform`), its crate `herald-<name>`.
+    pub name: String,
+    /// Where to create the crate directory `<name>`.
+    #[arg(long, default_value = "plugins")]
+    pub dir: PathBuf,
+    /// The `herald-plugin` crate to depend on (a path; relative paths are taken from the new crate's directory).
+    /// Default: found from the current directory when it is inside a herald checkout.
+    #[arg(long)]
+    pub sdk_path: Option<PathBuf>,
 }
 
 /// `herald outbox ...`.

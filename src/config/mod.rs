@@ -87,8 +87,10 @@ pub fn load(
     }
 }
 
-/// Load the library of every `plugin = "…"` integration and register its factory as kind `plugin:<value>`. A library
-/// that cannot be loaded (missing, no symbols, wrong ABI version, bad description) is a problem at its key path.
+/// Load the library of every `plugin = "…"` integration and register its factory as kind `plugin:<value>`. The value
+/// is a path, a library file name, or the kind a library in `[plugins] dir` declares. Plugin routes get the
+/// service's body limit. A library that cannot be loaded (missing, no symbols, wrong ABI version, bad
+/// description) is a problem at its key path.
 fn load_plugins(config: &Config, registry: &mut Registry, problems: &mut Vec<ConfigProblem>) {
     for (i, integration) in config.integrations.iter().enumerate() {
         let Some(plugin) = &integration.plugin else { continue };
@@ -96,8 +98,12 @@ fn load_plugins(config: &Config, registry: &mut Registry, problems: &mut Vec<Con
         if registry.get(&kind).is_some() {
             continue;
         }
-        let path = herald_plugin::host::resolve(plugin, config.plugins.dir.as_deref());
-        match herald_plugin::host::load_factory(&path, kind) {
+        let path = herald_plugin::host::locate(plugin, config.plugins.dir.as_deref());
+        let options = herald_plugin::host::PluginOptions {
+            inbound_max_body: config.service.max_body_bytes,
+            ..Default::default()
+        };
+        match herald_plugin::host::load_factory_with(&path, kind, options) {
             Ok(factory) => registry.register(factory),
             Err(e) => problems.push(ConfigProblem::new(format!("integration[{i}].plugin"), e.to_string())),
         }

@@ -8,11 +8,13 @@ use std::sync::{Arc, OnceLock};
 
 use herald::config::{self, LoadedConfig};
 use herald_core::Registry;
-use herald_plugin::host::{resolve, PluginFactory, PluginLibrary, PluginOptions};
+use herald_plugin::host::{locate, PluginFactory, PluginLibrary, PluginOptions};
 
 /// Every plugin crate the tests load.
-pub const PLUGINS: [&str; 6] = [
+pub const PLUGINS: [&str; 8] = [
     "herald-open-messaging",
+    "herald-test-abi1",
+    "herald-test-abi2",
     "herald-test-broken-abi",
     "herald-test-broken-behaviour",
     "herald-test-broken-describe",
@@ -62,7 +64,7 @@ pub fn load_with_plugins_env(
                 continue;
             }
             let library: Arc<PluginLibrary> =
-                PluginLibrary::load(&resolve(value, dir.as_deref())).map_err(|e| e.to_string())?;
+                PluginLibrary::load(&locate(value, dir.as_deref())).map_err(|e| e.to_string())?;
             registry.register(Arc::new(PluginFactory::new(library, kind).with_options(options)));
         }
     }

@@ -1,6 +1,8 @@
 //! Per-delivery overhead of the plugin boundary: the same trivial adapter (answers a receipt at once) called
-//! directly in-process, and as a plugin library through `PluginChannel` (JSON both ways, a hop onto the plugin's
-//! runtime and back through the host callback).
+//! directly in-process, and as an ABI 2 plugin library through `PluginChannel` (JSON both ways, a hop onto the
+//! plugin's runtime and back through the host callback, the attempt's deadline armed on both sides), beside
+//! herald's built-in `webhook` adapter posting each delivery to a loopback HTTP receiver (what a real adapter's
+//! cheapest upstream call costs).
 //!
 //! Run: `cargo bench -p herald-plugin --bench plugin_overhead` (builds `herald-test-broken-behaviour` in release).
 
@@ -126,6 +128,28 @@ fn report(name: &str, h: &Histogram<u64>, rate: f64) {
     );
 }
 
+/// A loopback receiver answering 200 to every POST, like the cheapest possible upstream.
+async fn receiver() -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap_or_else(|e| panic!("bind: {e}"));
+    let addr = listener.local_addr().unwrap_or_else(|e| panic!("addr: {e}"));
+    let app = axum::Router::new().route("/hook", axum::routing::post(|| async { "ok" }));
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    format!("http://{addr}/hook")
+}
+
+fn webhook(url: &str) -> Arc<dyn MessagingChannel> {
+    let spec = IntegrationSpec {
+        name: "bench-webhook".into(),
+        kind: "webhook".into(),
+        closed_policy: ClosedPolicy::Fail,
+        settings: toml::from_str(&format!("url = \"{url}\"")).unwrap_or_default(),
+        path: "integration[1]".into(),
+    };
+    herald::adapters::webhook::WebhookFactory.build(&spec).unwrap_or_else(|p| panic!("{p:?}"))
+}
+
 fn main() {
     let paths = herald_plugin::dev::build_cdylibs(&["herald-test-broken-behaviour"])
         .unwrap_or_else(|e| panic!("cannot build the bench plugin: {e}"));
@@ -154,9 +178,16 @@ fn main() {
         let rd = concurrent(&direct, conc).await;
         let hp = sequential(&plugin, seq).await;
         let rp = concurrent(&plugin, conc).await;
+        let hook = webhook(&receiver().await);
+        let (hseq, hconc) = (seq / 4, conc / 20);
+        let _ = sequential(&hook, hseq / 4).await;
+        let hw = sequential(&hook, hseq).await;
+        let rw = concurrent(&hook, hconc).await;
         println!("{seq} sequential deliveries, then {conc} with {IN_FLIGHT} in flight; host runtime 2 workers, plugin runtime 2 workers");
+        println!("webhook: {hseq} sequential, then {hconc} with {IN_FLIGHT} in flight, to a loopback receiver on the host runtime");
         report("direct", &hd, rd);
         report("plugin", &hp, rp);
+        report("webhook", &hw, rw);
         println!(
             "overhead per delivery (sequential): p50 +{:.2} µs, p99 +{:.2} µs",
             us(hp.value_at_quantile(0.5)) - us(hd.value_at_quantile(0.5)),

@@ -8,14 +8,30 @@
 //! with the plugin's [`SYM_FREE_BUF`]; bytes the host passes in (`ptr`, `len`) are borrowed for the duration of the
 //! call only, and so are bytes a plugin passes to a host callback.
 //!
-//! Asynchronous calls (`start`, `deliver`, `health`, `shutdown`) return at once; the plugin completes each by
-//! calling [`HostVtable::on_delivery_result`] with the request id the host chose (exactly once per request).
+//! Asynchronous calls (`start`, `deliver`, `health`, `shutdown`, and in ABI 2 `confirm_delivery` and `http`) return
+//! at once; the plugin completes each by calling [`HostVtable::on_delivery_result`] with the request id the host
+//! chose (at most once per request; a request the host cancelled through [`SYM_CANCEL`] may never be answered).
+//!
+//! ## Versions
+//!
+//! - **ABI 1**: start, deliver, health, shutdown. Such a plugin still loads; it is at-least-once (it cannot check
+//!   an interrupted attempt) and serves no inbound HTTP.
+//! - **ABI 2** ([`ABI_VERSION`]): adds [`SYM_CONFIRM_DELIVERY`], [`SYM_HTTP`], [`SYM_CANCEL`] and
+//!   [`SYM_PRESENCE_STATS`]; the delivery
+//!   carries its deadline (`deadline_ms`); `describe` states the delivery guarantee and whether the plugin serves
+//!   inbound HTTP; `create` answers the instance's routes ([`crate::wire::InstanceInfo`]).
 
 use std::ffi::c_void;
 
 /// Version of this ABI. Bumped on any change to a signature, a struct layout or the JSON shapes in
 /// [`crate::wire`]; a library reporting another version is refused before anything else is called.
-pub const ABI_VERSION: u32 = 1;
+pub const ABI_VERSION: u32 = 2;
+
+/// The first ABI (start, deliver, health, shutdown only). Still loaded, with its limits shown.
+pub const ABI_V1: u32 = 1;
+
+/// Every ABI version this host loads.
+pub const SUPPORTED_ABI_VERSIONS: [u32; 2] = [ABI_V1, ABI_VERSION];
 
 /// `extern "C" fn() -> u32`: the ABI version the library was built against. Checked first.
 pub const SYM_ABI_VERSION: &str = "herald_plugin_abi_version";
@@ -36,9 +52,26 @@ pub const SYM_DESTROY: &str = "herald_plugin_destroy";
 /// [`FreeBufFn`]: free a [`Buf`] the plugin returned.
 pub const SYM_FREE_BUF: &str = "herald_plugin_free_buf";
 
-/// Every symbol a library must export, in the order the host looks them up after the version check.
+/// ABI 2 — [`CallFn`]: look upstream for an earlier attempt of a [`crate::wire::WireDelivery`]; completes with
+/// `Reply<Vec<Receipt>>` (every candidate, oldest first; empty = certainly not delivered).
+pub const SYM_CONFIRM_DELIVERY: &str = "herald_plugin_confirm_delivery";
+/// ABI 2 — [`CallFn`]: one inbound HTTP request ([`crate::wire::WireHttpRequest`]) on a route the instance
+/// declared; completes with `Reply<WireHttpResponse>`.
+pub const SYM_HTTP: &str = "herald_plugin_http";
+/// ABI 2 — [`CancelFn`]: the host stopped waiting for request `request_id` (its deadline passed); the plugin
+/// drops the work (no reply is needed, a late one is counted by the host).
+pub const SYM_CANCEL: &str = "herald_plugin_cancel";
+
+/// ABI 2 — [`CallFn`]: the presence-sync counters of an instance that declared presence; completes with
+/// `Reply<{name: count}>`.
+pub const SYM_PRESENCE_STATS: &str = "herald_plugin_presence_stats";
+
+/// Every symbol an ABI 1 library must export, in the order the host looks them up after the version check.
 pub const REQUIRED_SYMBOLS: [&str; 8] =
     [SYM_DESCRIBE, SYM_CREATE, SYM_START, SYM_DELIVER, SYM_HEALTH, SYM_SHUTDOWN, SYM_DESTROY, SYM_FREE_BUF];
+
+/// The symbols an ABI 2 library exports besides [`REQUIRED_SYMBOLS`].
+pub const REQUIRED_SYMBOLS_V2: [&str; 4] = [SYM_CONFIRM_DELIVERY, SYM_HTTP, SYM_CANCEL, SYM_PRESENCE_STATS];
 
 /// Bytes allocated by the plugin and handed to the host; the host gives them back through [`SYM_FREE_BUF`].
 ///
@@ -110,8 +143,8 @@ pub struct HostVtable {
     /// stopped listening. May block while the host's event queue is full (back-pressure): call it from a thread
     /// that may block.
     pub on_event: extern "C" fn(ctx: *const c_void, json: *const u8, len: usize) -> u32,
-    /// Completes the asynchronous request `request_id` (any of start, deliver, health, shutdown) with a JSON
-    /// `Reply`. Never blocks.
+    /// Completes the asynchronous request `request_id` (any of the [`CallFn`] exports) with a JSON `Reply`.
+    /// Never blocks.
     pub on_delivery_result: extern "C" fn(ctx: *const c_void, request_id: u64, json: *const u8, len: usize),
     /// A log record (JSON [`crate::wire::LogRecord`]) at a [`level`]; the host re-emits it through `tracing`.
     pub log: extern "C" fn(ctx: *const c_void, level: u32, json: *const u8, len: usize),
@@ -128,9 +161,11 @@ pub type DescribeFn = unsafe extern "C" fn() -> Buf;
 /// [`crate::wire::WireProblem`]s.
 pub type CreateFn =
     unsafe extern "C" fn(config: *const u8, len: usize, host: *const HostVtable, out: *mut *mut c_void) -> Buf;
-/// `herald_plugin_{start,deliver,health,shutdown}(handle, request_id, json, len)`: returns at once; the
+/// `herald_plugin_{start,deliver,health,shutdown,confirm_delivery,http}(handle, request_id, json, len)`: returns at once; the
 /// result arrives through [`HostVtable::on_delivery_result`].
 pub type CallFn = unsafe extern "C" fn(handle: *mut c_void, request_id: u64, json: *const u8, len: usize);
+/// `herald_plugin_cancel(handle, request_id)` (ABI 2): returns at once.
+pub type CancelFn = unsafe extern "C" fn(handle: *mut c_void, request_id: u64);
 /// `herald_plugin_destroy(handle)`.
 pub type DestroyFn = unsafe extern "C" fn(handle: *mut c_void);
 /// `herald_plugin_free_buf(buf)`.

@@ -82,6 +82,56 @@ macro_rules! export_plugin {
             unsafe { $crate::sdk::exports::call::<$plugin>($crate::sdk::exports::Op::Shutdown, h, id, p, n) }
         }
 
+        /// Look upstream for an earlier attempt (ABI 2); completes through the host's `on_delivery_result`.
+        ///
+        /// # Safety
+        /// Called by the herald host under the contract of `herald_plugin::abi::CallFn`.
+        #[unsafe(no_mangle)]
+        pub unsafe extern "C" fn herald_plugin_confirm_delivery(
+            h: *mut ::std::ffi::c_void,
+            id: u64,
+            p: *const u8,
+            n: usize,
+        ) {
+            // SAFETY: the host upholds the CallFn contract, which is the contract of `call`.
+            unsafe { $crate::sdk::exports::call::<$plugin>($crate::sdk::exports::Op::ConfirmDelivery, h, id, p, n) }
+        }
+
+        /// Answer one inbound HTTP request (ABI 2); completes through the host's `on_delivery_result`.
+        ///
+        /// # Safety
+        /// Called by the herald host under the contract of `herald_plugin::abi::CallFn`.
+        #[unsafe(no_mangle)]
+        pub unsafe extern "C" fn herald_plugin_http(h: *mut ::std::ffi::c_void, id: u64, p: *const u8, n: usize) {
+            // SAFETY: the host upholds the CallFn contract, which is the contract of `call`.
+            unsafe { $crate::sdk::exports::call::<$plugin>($crate::sdk::exports::Op::Http, h, id, p, n) }
+        }
+
+        /// Presence-sync counters (ABI 2); completes through the host's `on_delivery_result`.
+        ///
+        /// # Safety
+        /// Called by the herald host under the contract of `herald_plugin::abi::CallFn`.
+        #[unsafe(no_mangle)]
+        pub unsafe extern "C" fn herald_plugin_presence_stats(
+            h: *mut ::std::ffi::c_void,
+            id: u64,
+            p: *const u8,
+            n: usize,
+        ) {
+            // SAFETY: the host upholds the CallFn contract, which is the contract of `call`.
+            unsafe { $crate::sdk::exports::call::<$plugin>($crate::sdk::exports::Op::PresenceStats, h, id, p, n) }
+        }
+
+        /// Stop a request herald no longer waits for (ABI 2).
+        ///
+        /// # Safety
+        /// Called by the herald host under the contract of `herald_plugin::abi::CancelFn`.
+        #[unsafe(no_mangle)]
+        pub unsafe extern "C" fn herald_plugin_cancel(h: *mut ::std::ffi::c_void, id: u64) {
+            // SAFETY: the host upholds the CancelFn contract, which is the contract of `cancel`.
+            unsafe { $crate::sdk::exports::cancel::<$plugin>(h, id) }
+        }
+
         /// Free an instance.
         ///
         /// # Safety

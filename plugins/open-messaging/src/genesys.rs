@@ -4,6 +4,7 @@
 use std::time::{Duration, Instant};
 
 use herald_plugin::core::ChannelError;
+use herald_plugin::sdk::http::{error_for_status, ErrorAnswer};
 use serde::Deserialize;
 use serde_json::Value;
 use tokio::sync::Mutex;
@@ -74,19 +75,23 @@ impl Genesys {
         Ok(body.access_token)
     }
 
-    /// `POST {api}{path}` with a JSON body; returns the JSON answer. A 401 refreshes the token once.
-    pub async fn post(&self, path: &str, body: &Value) -> Result<Value, ChannelError> {
+    /// `POST {api}{path}` with a JSON body, over by `deadline`; returns the JSON answer. A 401 refreshes the token
+    /// once. A failure before the request could reach Genesys (DNS, refused connection) is transient; a timeout
+    /// or reset after it was sent, or an unreadable success answer, leaves the outcome unknown.
+    pub async fn post(&self, path: &str, body: &Value, deadline: tokio::time::Instant) -> Result<Value, ChannelError> {
         let mut refreshed = false;
         loop {
             let token = self.token(refreshed).await?;
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now()).max(Duration::from_millis(1));
             let resp = self
                 .http
                 .post(format!("{}{path}", self.endpoints.api))
                 .bearer_auth(token)
+                .timeout(left)
                 .json(body)
                 .send()
                 .await
-                .map_err(|e| ChannelError::transient(format!("Genesys request failed: {e}")))?;
+                .map_err(|e| transport_error(format!("Genesys request failed: {e}"), !e.is_connect()))?;
             let status = resp.status();
             if status.as_u16() == 401 && !refreshed {
                 refreshed = true;
@@ -95,13 +100,15 @@ impl Genesys {
             if !status.is_success() {
                 return Err(classify(status, resp, "Genesys").await);
             }
-            let text =
-                resp.text().await.map_err(|e| ChannelError::transient(format!("reading Genesys' answer: {e}")))?;
+            let text = resp.text().await.map_err(|e| {
+                ChannelError::outcome_unknown(format!("Genesys accepted the request but its answer was lost: {e}"))
+            })?;
             if text.trim().is_empty() {
                 return Ok(Value::Null);
             }
-            return serde_json::from_str(&text)
-                .map_err(|e| ChannelError::permanent(format!("Genesys answered {status} with unreadable JSON: {e}")));
+            return serde_json::from_str(&text).map_err(|e| {
+                ChannelError::outcome_unknown(format!("Genesys answered {status} with unreadable JSON: {e}"))
+            });
         }
     }
 
@@ -115,37 +122,33 @@ fn correlation(resp: &reqwest::Response) -> Option<String> {
     resp.headers().get("inin-correlation-id").and_then(|v| v.to_str().ok()).map(str::to_string)
 }
 
-/// Map a platform error answer to herald's classes.
+/// Map a platform error answer to herald's classes (the SDK's one mapping of status and `Retry-After`), with the
+/// platform's message and the field it blames.
 pub async fn classify(status: reqwest::StatusCode, resp: reqwest::Response, who: &str) -> ChannelError {
     let correlation_id = correlation(&resp);
-    let retry_after = resp
-        .headers()
-        .get(reqwest::header::RETRY_AFTER)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse::<f64>().ok())
-        .map(Duration::from_secs_f64);
+    let retry_after =
+        resp.headers().get(reqwest::header::RETRY_AFTER).and_then(|v| v.to_str().ok()).map(str::to_string);
     let body: Value = resp.json().await.unwrap_or(Value::Null);
-    let message = body["message"].as_str().unwrap_or("").to_string();
-    let field = body["details"][0]["fieldName"].as_str().unwrap_or("body").to_string();
-    match status.as_u16() {
-        400 | 413 | 422 => ChannelError::Invalid {
-            field,
-            reason: format!("was refused by {who} ({status}): {message}"),
-            fix: "fix the message (text length, sender id) as the error says".into(),
-        },
-        401 | 403 => ChannelError::Unauthorized {
-            reason: format!("{who} answered {status}: {message}; check the OAuth client's roles (messaging scope)"),
-            correlation_id,
-        },
-        404 => ChannelError::NotFound {
+    let message = body["message"].as_str().unwrap_or("");
+    let answer = ErrorAnswer {
+        who,
+        status: status.as_u16(),
+        retry_after: retry_after.as_deref(),
+        correlation_id,
+        message,
+        field: body["details"][0]["fieldName"].as_str(),
+    };
+    match error_for_status(answer) {
+        ChannelError::NotFound { id, .. } => ChannelError::NotFound {
             what: "open messaging integration".into(),
-            id: message,
+            id,
             hint: "check `integration_id` in the settings".into(),
         },
-        429 => ChannelError::RateLimited { retry_after, correlation_id },
-        s if s >= 500 => {
-            ChannelError::Transient { reason: format!("{who} answered {status}: {message}"), correlation_id }
-        }
-        _ => ChannelError::Permanent { reason: format!("{who} answered {status}: {message}"), correlation_id },
+        other => other,
     }
+}
+
+/// A failed exchange: transient when the request never left, else an unknown outcome.
+fn transport_error(reason: String, request_sent: bool) -> ChannelError {
+    herald_plugin::sdk::deadline::transport_error(reason, request_sent)
 }

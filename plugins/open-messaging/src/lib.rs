@@ -3,10 +3,15 @@
 //!
 //! - **Deliver** (herald → Genesys): a notification for a customer of the third-party platform becomes an inbound
 //!   Open Messaging message from that customer (`POST /api/v2/conversations/messages/{integrationId}/inbound/open/message`);
-//!   the receipt names the Genesys message id and conversation.
-//! - **Webhook** (Genesys → herald → third party): agent messages POSTed by Genesys to the plugin's own HTTP
-//!   server are verified (`X-Hub-Signature-256`, base64 HMAC-SHA256), forwarded to `outbound_url`, published as
-//!   `message_received` events and acknowledged with a `Delivered` receipt.
+//!   the receipt names the Genesys message id and conversation. The attempt stops at its deadline.
+//! - **Confirm** (exactly-once): `channel.messageId` is the notification's delivery key, stable across attempts, and
+//!   Open Messaging answers a message whose `messageId` it already has with that first message instead of making a
+//!   second one (the emulator models this; Genesys documents `messageId` as the message's unique id, the
+//!   deduplication itself is UNCONFIRMED). So an attempt whose outcome is unknown is checked by posting the same
+//!   message again: the answer names the earlier message if there was one, and otherwise this is the one send.
+//! - **Webhook** (Genesys → herald → third party): agent messages POSTed by Genesys to herald's server (route
+//!   `webhook_path`, ABI 2 inbound HTTP) are verified (`X-Hub-Signature-256`, base64 HMAC-SHA256), forwarded to
+//!   `outbound_url`, published as `message_received` events and acknowledged with a `Delivered` receipt.
 //!
 //! Built as a `cdylib` with `herald_plugin::export_plugin!`; `docs/plugins.md` walks through it.
 
@@ -22,8 +27,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use herald_plugin::core::{ChannelError, ConfigProblem, Delivery, Health, HealthStatus, Receipt};
-use herald_plugin::sdk::{decode_settings, CreateContext, EventPublisher, HostLog, Plugin, PluginAdapter};
+use herald_plugin::core::{ChannelError, ConfigProblem, Delivery, DeliveryGuarantee, Health, HealthStatus, Receipt};
+use herald_plugin::sdk::deadline::within;
+use herald_plugin::sdk::{
+    decode_settings, CreateContext, EventPublisher, HostLog, HttpRequest, HttpResponse, Plugin, PluginAdapter,
+    WireRoute,
+};
 use parking_lot::Mutex;
 
 use genesys::Genesys;
@@ -38,6 +47,8 @@ impl Plugin for OpenMessagingPlugin {
     const KIND: &'static str = "open_messaging";
     const DESCRIPTION: &'static str =
         "Genesys Open Messaging: third-party customer messages into Genesys, signed agent webhooks out to the platform";
+    const DELIVERY_GUARANTEE: DeliveryGuarantee = DeliveryGuarantee::ExactlyOnce;
+    const INBOUND_HTTP: bool = true;
 
     fn create(ctx: CreateContext, settings: serde_json::Value) -> Result<OpenMessaging, Vec<ConfigProblem>> {
         let settings: Settings = decode_settings(settings)?;
@@ -57,6 +68,7 @@ impl Plugin for OpenMessagingPlugin {
             http,
             log: ctx.log,
             server: Mutex::new(None),
+            hook: Mutex::new(None),
             stats: Arc::new(Stats::default()),
             last_error: Mutex::new(None),
         })
@@ -70,7 +82,10 @@ pub struct OpenMessaging {
     genesys: Arc<Genesys>,
     http: reqwest::Client,
     log: HostLog,
+    /// The plugin's own listener, when `listen` is set.
     server: Mutex<Option<(tokio::task::JoinHandle<()>, SocketAddr)>>,
+    /// The webhook receiver, once started.
+    hook: Mutex<Option<Arc<Webhook>>>,
     stats: Arc<Stats>,
     last_error: Mutex<Option<String>>,
 }
@@ -78,13 +93,6 @@ pub struct OpenMessaging {
 #[async_trait]
 impl PluginAdapter for OpenMessaging {
     async fn start(&self, events: EventPublisher) -> Result<(), ChannelError> {
-        let listen = self.settings.listen;
-        let listener = tokio::net::TcpListener::bind(listen).await.map_err(|e| {
-            ChannelError::permanent(format!(
-                "cannot listen for Open Messaging webhooks on {listen}: {e}; change `listen`"
-            ))
-        })?;
-        let addr = listener.local_addr().unwrap_or(listen);
         let hook = Arc::new(Webhook::new(
             self.settings.secret.as_bytes().to_vec(),
             self.settings.outbound_url.clone(),
@@ -96,7 +104,20 @@ impl PluginAdapter for OpenMessaging {
             self.log.clone(),
             self.stats.clone(),
         ));
-        let app = webhook::router(&self.settings.webhook_path, hook);
+        *self.hook.lock() = Some(hook.clone());
+        let path = self.settings.webhook_path(&self.name);
+        let Some(listen) = self.settings.listen else {
+            self.log.info(format!("Open Messaging webhook served on herald's server at {path}"));
+            return Ok(());
+        };
+        let listener = tokio::net::TcpListener::bind(listen).await.map_err(|e| {
+            ChannelError::permanent(format!(
+                "cannot listen for Open Messaging webhooks on {listen}: {e}; change `listen` or remove it to use \
+                 herald's server"
+            ))
+        })?;
+        let addr = listener.local_addr().unwrap_or(listen);
+        let app = webhook::router(&path, hook);
         let log = self.log.clone();
         let task = tokio::spawn(async move {
             if let Err(e) = axum::serve(listener, app).await {
@@ -106,27 +127,50 @@ impl PluginAdapter for OpenMessaging {
         if let Some((old, _)) = self.server.lock().replace((task, addr)) {
             old.abort();
         }
-        self.log.info(format!("Open Messaging webhook listening on http://{addr}{}", self.settings.webhook_path));
+        self.log.info(format!("Open Messaging webhook also listening on http://{addr}{path}"));
         Ok(())
     }
 
     async fn deliver(&self, delivery: Delivery) -> Result<Receipt, ChannelError> {
-        let body = deliver::inbound_message(&delivery, self.settings.customer_nickname.as_deref())?;
-        let path = deliver::inbound_message_path(&self.settings.integration_id);
-        let result = self.genesys.post(&path, &body).await.and_then(|answer| deliver::receipt(&answer));
+        let result = self.send(&delivery).await;
         *self.last_error.lock() = result.as_ref().err().map(ToString::to_string);
         result
     }
 
+    async fn confirm_delivery(&self, delivery: Delivery) -> Result<Vec<Receipt>, ChannelError> {
+        // The same messageId again: Open Messaging answers with the message it already has, if any.
+        self.send(&delivery).await.map(|r| vec![r])
+    }
+
+    fn routes(&self) -> Vec<WireRoute> {
+        vec![WireRoute::post(self.settings.webhook_path(&self.name))]
+    }
+
+    async fn http(&self, request: HttpRequest) -> HttpResponse {
+        let Some(hook) = self.hook.lock().clone() else {
+            return HttpResponse::text(503, "the integration is not started");
+        };
+        let (status, text) = webhook::handle(&hook, request.header(signature::HEADER), &request.body).await;
+        HttpResponse::text(status, text)
+    }
+
     async fn health(&self) -> Health {
         let mut health = Health::healthy();
-        match self.server.lock().as_ref() {
-            Some((task, addr)) if !task.is_finished() => {
-                health.checks.insert("webhook".into(), format!("listening on {addr}"));
-            }
-            _ => {
+        let path = self.settings.webhook_path(&self.name);
+        match (self.hook.lock().is_some(), self.settings.listen, self.server.lock().as_ref()) {
+            (false, _, _) => {
                 health.status = HealthStatus::Unhealthy;
-                health.checks.insert("webhook".into(), "not listening".into());
+                health.checks.insert("webhook".into(), "not started".into());
+            }
+            (true, None, _) => {
+                health.checks.insert("webhook".into(), format!("served by herald at {path}"));
+            }
+            (true, Some(_), Some((task, addr))) if !task.is_finished() => {
+                health.checks.insert("webhook".into(), format!("served by herald at {path} and on {addr}"));
+            }
+            (true, Some(listen), _) => {
+                health.status = HealthStatus::Unhealthy;
+                health.checks.insert("webhook".into(), format!("not listening on {listen}"));
             }
         }
         health.checks.insert(
@@ -157,6 +201,18 @@ impl PluginAdapter for OpenMessaging {
         if let Some((task, _)) = self.server.lock().take() {
             task.abort();
         }
+        self.hook.lock().take();
+    }
+}
+
+impl OpenMessaging {
+    /// Post the delivery's inbound message, within the attempt's deadline.
+    async fn send(&self, delivery: &Delivery) -> Result<Receipt, ChannelError> {
+        let body = deliver::inbound_message(delivery, self.settings.customer_nickname.as_deref())?;
+        let path = deliver::inbound_message_path(&self.settings.integration_id);
+        within(delivery.deadline, async { self.genesys.post(&path, &body, delivery.deadline).await })
+            .await
+            .and_then(|answer| deliver::receipt(&answer))
     }
 }
 

@@ -31,26 +31,20 @@ pub struct Settings {
     pub secret: String,
     /// The third-party platform's endpoint; agent messages are forwarded there as JSON.
     pub outbound_url: String,
-    /// Where the webhook receiver listens (Genesys must reach it over HTTPS on port 443: put a TLS proxy in front).
-    #[serde(default = "default_listen")]
-    pub listen: SocketAddr,
-    /// The webhook path.
-    #[serde(default = "default_path")]
-    pub webhook_path: String,
+    /// The webhook is served on herald's own server at `webhook_path`. Set `listen` to serve it on a listener of
+    /// the plugin's own as well (the ABI 1 way; Genesys must reach it over HTTPS on port 443: put a TLS proxy in
+    /// front).
+    #[serde(default)]
+    pub listen: Option<SocketAddr>,
+    /// The webhook path; default `/open-messaging/<integration name>/webhook`, so two integrations never collide.
+    #[serde(default)]
+    pub webhook_path: Option<String>,
     /// Nickname shown in Genesys for customers (the `from.nickname` of inbound messages).
     #[serde(default)]
     pub customer_nickname: Option<String>,
     /// HTTP timeout for Genesys and the third party, in seconds.
     #[serde(default = "default_timeout")]
     pub timeout_secs: u64,
-}
-
-fn default_listen() -> SocketAddr {
-    SocketAddr::from(([127, 0, 0, 1], 8091))
-}
-
-fn default_path() -> String {
-    "/open-messaging/webhook".to_string()
 }
 
 fn default_timeout() -> u64 {
@@ -79,6 +73,11 @@ fn http_url(path: &str, value: &str, problems: &mut Vec<ConfigProblem>) -> Optio
 }
 
 impl Settings {
+    /// The webhook path of integration `name`.
+    pub fn webhook_path(&self, name: &str) -> String {
+        self.webhook_path.clone().unwrap_or_else(|| format!("/open-messaging/{name}/webhook"))
+    }
+
     /// Check what serde cannot; returns the endpoints when everything is fine.
     pub fn validate(&self) -> Result<Endpoints, Vec<ConfigProblem>> {
         let mut problems = Vec::new();
@@ -123,8 +122,10 @@ impl Settings {
             }
         }
         http_url("outbound_url", &self.outbound_url, &mut problems);
-        if !self.webhook_path.starts_with('/') {
-            problems.push(ConfigProblem::new("webhook_path", "must start with `/`"));
+        if let Some(path) = &self.webhook_path {
+            if !path.starts_with('/') || path.contains(['{', '}', '*', '?', '#']) {
+                problems.push(ConfigProblem::new("webhook_path", "must be an absolute, literal path (`/…`)"));
+            }
         }
         if self.timeout_secs == 0 {
             problems.push(ConfigProblem::new("timeout_secs", "must be at least 1"));

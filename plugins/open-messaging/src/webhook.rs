@@ -1,4 +1,5 @@
-//! Genesys → third party: the webhook receiver, served on the plugin's own runtime.
+//! Genesys → third party: the webhook receiver. herald's server hands it each request on the integration's route
+//! (ABI 2 inbound HTTP); with `listen` set it is also served on a listener of the plugin's own.
 //!
 //! Each request's signature is checked first (constant-time); a missing one answers 401, a wrong one 403, and
 //! nothing else happens. A signed agent message is forwarded to `outbound_url`, published to herald as a
@@ -27,6 +28,9 @@ use crate::signature;
 
 /// How many forwarded message ids are remembered to drop Genesys' retries.
 const REMEMBERED: usize = 4096;
+
+/// How long posting a `Delivered` receipt to Genesys may take.
+const RECEIPT_TIME: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// Counters shown in health.
 #[derive(Debug, Default)]
@@ -107,23 +111,36 @@ impl Webhook {
     }
 }
 
-/// The receiver's routes.
+/// The receiver's routes on a listener of the plugin's own.
 pub fn router(path: &str, webhook: Arc<Webhook>) -> Router {
     Router::new().route(path, post(receive)).with_state(webhook)
 }
 
 async fn receive(State(hook): State<Arc<Webhook>>, headers: HeaderMap, body: Bytes) -> (StatusCode, &'static str) {
-    let Some(sig) = headers.get(signature::HEADER).and_then(|v| v.to_str().ok()) else {
+    let sig = headers.get(signature::HEADER).and_then(|v| v.to_str().ok());
+    let (status, text) = handle(&hook, sig, &body).await;
+    (StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR), text)
+}
+
+/// Handle one webhook: `signature` is the `X-Hub-Signature-256` header, `body` the raw bytes. Answers the status
+/// and a short text.
+pub async fn handle(hook: &Arc<Webhook>, signature: Option<&str>, body: &[u8]) -> (u16, &'static str) {
+    let (status, text) = receive_checked(hook, signature, body).await;
+    (status.as_u16(), text)
+}
+
+async fn receive_checked(hook: &Arc<Webhook>, sig: Option<&str>, body: &[u8]) -> (StatusCode, &'static str) {
+    let Some(sig) = sig else {
         hook.stats.refused.fetch_add(1, Ordering::Relaxed);
         hook.log.warn("Open Messaging webhook without X-Hub-Signature-256 refused.");
         return (StatusCode::UNAUTHORIZED, "missing X-Hub-Signature-256");
     };
-    if !signature::verify(&hook.secret, &body, sig) {
+    if !signature::verify(&hook.secret, body, sig) {
         hook.stats.refused.fetch_add(1, Ordering::Relaxed);
         hook.log.warn("Open Messaging webhook with a wrong signature refused (check `secret`).");
         return (StatusCode::FORBIDDEN, "bad signature");
     }
-    let Ok(message) = serde_json::from_slice::<Value>(&body) else {
+    let Ok(message) = serde_json::from_slice::<Value>(body) else {
         return (StatusCode::BAD_REQUEST, "body is not JSON");
     };
     let (Some(id), Some(to)) = (message["id"].as_str(), message["channel"]["to"]["id"].as_str()) else {
@@ -178,7 +195,8 @@ async fn receive(State(hook): State<Arc<Webhook>>, headers: HeaderMap, body: Byt
     });
     let hook2 = hook.clone();
     tokio::spawn(async move {
-        if let Err(e) = hook2.genesys.post(&inbound_receipt_path(&hook2.integration_id), &receipt).await {
+        let deadline = tokio::time::Instant::now() + RECEIPT_TIME;
+        if let Err(e) = hook2.genesys.post(&inbound_receipt_path(&hook2.integration_id), &receipt, deadline).await {
             hook2.log.warn(format!("Could not post the Delivered receipt to Genesys: {e}"));
         }
     });

@@ -3,9 +3,9 @@
 
 use std::ffi::c_void;
 
-use herald_plugin::abi::{Buf, HostVtable, ABI_VERSION};
+use herald_plugin::abi::{Buf, HostVtable, ABI_V1 as ABI_VERSION};
 
-/// Reports the current ABI version.
+/// Reports ABI version 1 (a hand-written plugin of the first ABI).
 #[unsafe(no_mangle)]
 pub extern "C" fn herald_plugin_abi_version() -> u32 {
     ABI_VERSION

@@ -35,8 +35,8 @@ pub enum PluginError {
     },
     /// The library was built for another ABI version.
     #[error(
-        "`{path}` was built for herald plugin ABI version {found}, but this herald speaks version {expected}; rebuild \
-         the plugin against the `herald-plugin` crate of this herald release"
+        "`{path}` was built for herald plugin ABI version {found}, but this herald speaks version {expected} (and \
+         still loads version 1); rebuild the plugin against the `herald-plugin` crate of this herald release"
     )]
     AbiMismatch {
         /// The library.

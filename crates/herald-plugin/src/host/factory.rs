@@ -5,11 +5,12 @@ use std::sync::Arc;
 
 use herald_core::{AdapterFactory, ConfigProblem, IntegrationSpec, MessagingChannel};
 
-use super::channel::{Handle, PluginChannel};
+use super::channel::{Handle, Instance, PluginChannel};
 use super::context::HostContext;
+use super::inbound::check_route;
 use super::library::{take_buf, PluginLibrary};
 use super::PluginOptions;
-use crate::wire::{CreateRequest, Reply, WireError};
+use crate::wire::{CreateRequest, InstanceInfo, Reply, WireError};
 
 /// Builds integrations of one plugin kind (e.g. `plugin:open-messaging`) from a loaded library.
 pub struct PluginFactory {
@@ -23,8 +24,15 @@ impl PluginFactory {
     /// A factory registering `library` under the registry kind `kind`.
     pub fn new(library: Arc<PluginLibrary>, kind: String) -> Self {
         let info = library.info();
-        let description =
-            format!("{} (plugin `{}` {}, {})", info.description, info.kind, info.version, info.path.display());
+        let description = format!(
+            "{} (plugin `{}` {}, ABI {}, {}, {})",
+            info.description,
+            info.kind,
+            info.version,
+            info.abi_version,
+            info.capabilities(),
+            info.path.display()
+        );
         PluginFactory { library, kind, description, options: PluginOptions::default() }
     }
 
@@ -66,7 +74,7 @@ impl PluginFactory {
             let buf = (self.library.api.create)(request.as_ptr(), request.len(), &vtable, &mut handle);
             take_buf(buf, self.library.api.free_buf)
         };
-        let reply: Reply<(), WireError> = match serde_json::from_slice(&bytes) {
+        let reply: Reply<Option<InstanceInfo>, WireError> = match serde_json::from_slice(&bytes) {
             Ok(r) => r,
             Err(e) => {
                 return Err(vec![ConfigProblem::new(
@@ -76,15 +84,21 @@ impl PluginFactory {
             }
         };
         match reply {
-            Reply::Ok(()) if !handle.is_null() => Ok(PluginChannel::new(
-                self.library.clone(),
-                Handle(handle),
-                context,
-                self.kind.clone(),
-                spec.name.clone(),
-                self.options,
-            )),
-            Reply::Ok(()) => Err(vec![ConfigProblem::new(
+            Reply::Ok(info) if !handle.is_null() => {
+                // Owning the handle from here on: an early return below destroys it.
+                let instance = Instance::new(self.library.clone(), Handle(handle), context);
+                let routes = info.unwrap_or_default().routes;
+                let bad: Vec<ConfigProblem> = routes
+                    .iter()
+                    .filter_map(|r| check_route(r).err())
+                    .map(|m| ConfigProblem::new(&spec.path, format!("plugin `{label}` declared an unusable {m}")))
+                    .collect();
+                if !bad.is_empty() {
+                    return Err(bad);
+                }
+                Ok(PluginChannel::new(instance, self.kind.clone(), spec.name.clone(), self.options, routes))
+            }
+            Reply::Ok(_) => Err(vec![ConfigProblem::new(
                 &spec.path,
                 format!("plugin `{label}` reported success from create but returned no instance; the plugin is broken"),
             )]),

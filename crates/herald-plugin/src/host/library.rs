@@ -15,8 +15,9 @@ use parking_lot::Mutex;
 
 use super::error::PluginError;
 use crate::abi::{
-    borrow_bytes, AbiVersionFn, CallFn, CreateFn, DescribeFn, DestroyFn, FreeBufFn, ABI_VERSION, SYM_ABI_VERSION,
-    SYM_CREATE, SYM_DELIVER, SYM_DESCRIBE, SYM_DESTROY, SYM_FREE_BUF, SYM_HEALTH, SYM_SHUTDOWN, SYM_START,
+    borrow_bytes, AbiVersionFn, CallFn, CancelFn, CreateFn, DescribeFn, DestroyFn, FreeBufFn, ABI_VERSION,
+    SUPPORTED_ABI_VERSIONS, SYM_ABI_VERSION, SYM_CANCEL, SYM_CONFIRM_DELIVERY, SYM_CREATE, SYM_DELIVER, SYM_DESCRIBE,
+    SYM_DESTROY, SYM_FREE_BUF, SYM_HEALTH, SYM_HTTP, SYM_PRESENCE_STATS, SYM_SHUTDOWN, SYM_START,
 };
 use crate::wire::PluginInfo;
 
@@ -31,6 +32,17 @@ pub(crate) struct Api {
     pub(crate) shutdown: CallFn,
     pub(crate) destroy: DestroyFn,
     pub(crate) free_buf: FreeBufFn,
+    /// ABI 2 only.
+    pub(crate) v2: Option<ApiV2>,
+}
+
+/// The exports ABI 2 adds.
+#[derive(Clone, Copy)]
+pub(crate) struct ApiV2 {
+    pub(crate) confirm_delivery: CallFn,
+    pub(crate) http: CallFn,
+    pub(crate) cancel: CancelFn,
+    pub(crate) presence_stats: CallFn,
 }
 
 /// A loaded, checked plugin library.
@@ -52,9 +64,9 @@ fn cache() -> &'static Mutex<HashMap<PathBuf, Arc<PluginLibrary>>> {
 }
 
 impl PluginLibrary {
-    /// Load and check the library at `path`: it must exist, export `herald_plugin_abi_version` returning
-    /// [`ABI_VERSION`] (checked before anything else is looked up), export every other symbol, and describe itself
-    /// with valid JSON. Cached by canonical path.
+    /// Load and check the library at `path`: it must exist, export `herald_plugin_abi_version` returning a
+    /// version in [`SUPPORTED_ABI_VERSIONS`] (checked before anything else is looked up), export every symbol of
+    /// that version, and describe itself with valid JSON. Cached by canonical path.
     pub fn load(path: &Path) -> Result<Arc<PluginLibrary>, PluginError> {
         if !path.is_file() {
             return Err(PluginError::NotFound { path: path.to_path_buf() });
@@ -82,10 +94,10 @@ impl PluginLibrary {
         let abi = unsafe { symbol::<AbiVersionFn>(library, path, SYM_ABI_VERSION) }?;
         // SAFETY: calling the version function of the ABI; it takes nothing and returns an integer.
         let found = unsafe { abi() };
-        if found != ABI_VERSION {
+        if !SUPPORTED_ABI_VERSIONS.contains(&found) {
             return Err(PluginError::AbiMismatch { path: owned(), found, expected: ABI_VERSION });
         }
-        // SAFETY (all lookups below): the library speaks ABI_VERSION, whose symbols have exactly these types.
+        // SAFETY (all lookups below): the library speaks `found`, whose symbols have exactly these types.
         let describe = unsafe { symbol::<DescribeFn>(library, path, SYM_DESCRIBE) }?;
         let api = Api {
             // SAFETY: as above.
@@ -102,6 +114,22 @@ impl PluginLibrary {
             destroy: unsafe { symbol::<DestroyFn>(library, path, SYM_DESTROY) }?,
             // SAFETY: as above.
             free_buf: unsafe { symbol::<FreeBufFn>(library, path, SYM_FREE_BUF) }?,
+            v2: None,
+        };
+        let api = if found >= ABI_VERSION {
+            let v2 = ApiV2 {
+                // SAFETY: as above (ABI 2 symbols of an ABI 2 library).
+                confirm_delivery: unsafe { symbol::<CallFn>(library, path, SYM_CONFIRM_DELIVERY) }?,
+                // SAFETY: as above.
+                http: unsafe { symbol::<CallFn>(library, path, SYM_HTTP) }?,
+                // SAFETY: as above.
+                cancel: unsafe { symbol::<CancelFn>(library, path, SYM_CANCEL) }?,
+                // SAFETY: as above.
+                presence_stats: unsafe { symbol::<CallFn>(library, path, SYM_PRESENCE_STATS) }?,
+            };
+            Api { v2: Some(v2), ..api }
+        } else {
+            api
         };
         // SAFETY: describe takes nothing and returns a buffer we free with the library's free_buf.
         let bytes = unsafe { take_buf(describe(), api.free_buf) };
@@ -112,7 +140,7 @@ impl PluginLibrary {
                 String::from_utf8_lossy(&bytes[..bytes.len().min(200)])
             ),
         })?;
-        if info.abi_version != ABI_VERSION {
+        if info.abi_version != found {
             return Err(PluginError::Describe {
                 path: owned(),
                 reason: format!("it describes ABI version {} but reported {found}", info.abi_version),

@@ -11,6 +11,7 @@ mod channel;
 mod context;
 mod error;
 mod factory;
+mod inbound;
 mod library;
 
 use std::path::{Path, PathBuf};
@@ -26,19 +27,28 @@ pub use library::PluginLibrary;
 
 pub use crate::wire::PluginInfo;
 
-/// How long the host waits for a plugin's answers.
+/// How long the host waits for a plugin's answers, and the limits of its inbound routes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PluginOptions {
-    /// For one delivery; past it the delivery fails as transient ("did not answer") and is retried later. Keep it
-    /// below the dispatcher's `delivery_timeout_secs` so the reason names the plugin.
+    /// Upper bound for one delivery or check; the attempt's own deadline (`Delivery::deadline`) usually comes
+    /// first. Past it the delivery is abandoned with an unknown outcome and an ABI 2 plugin is told to cancel.
     pub deliver_timeout: Duration,
     /// For `start`, `health` and `shutdown`.
     pub control_timeout: Duration,
+    /// For one inbound HTTP request (answered 504 past it).
+    pub inbound_timeout: Duration,
+    /// Largest inbound request body (answered 413 past it); the service passes its `max_body_bytes`.
+    pub inbound_max_body: usize,
 }
 
 impl Default for PluginOptions {
     fn default() -> Self {
-        PluginOptions { deliver_timeout: Duration::from_secs(25), control_timeout: Duration::from_secs(10) }
+        PluginOptions {
+            deliver_timeout: Duration::from_secs(25),
+            control_timeout: Duration::from_secs(10),
+            inbound_timeout: Duration::from_secs(10),
+            inbound_max_body: 64 * 1024,
+        }
     }
 }
 
@@ -49,9 +59,51 @@ pub fn load_factory(path: &Path, kind: String) -> Result<Arc<dyn AdapterFactory>
     Ok(Arc::new(PluginFactory::new(library, kind)))
 }
 
+/// [`load_factory`] with non-default options (timeouts, inbound limits).
+pub fn load_factory_with(
+    path: &Path,
+    kind: String,
+    options: PluginOptions,
+) -> Result<Arc<dyn AdapterFactory>, PluginError> {
+    let library = PluginLibrary::load(path)?;
+    Ok(Arc::new(PluginFactory::new(library, kind).with_options(options)))
+}
+
 /// Load the library at `path` and return what it says about itself (for `herald plugins list`).
 pub fn describe(path: &Path) -> Result<PluginInfo, PluginError> {
     Ok(PluginLibrary::load(path)?.info().clone())
+}
+
+/// The file a config's `plugin = "…"` value names, by file name ([`resolve`]) or else by the kind a library in
+/// `plugins_dir` declares: `plugin = "open_messaging"` finds `libherald_open_messaging.so` because that library
+/// describes itself as kind `open_messaging` (dashes and underscores are the same here). Libraries in the directory
+/// are loaded to ask their kind (and, like every plugin library, never unloaded); ones that fail to load are
+/// skipped. Returns [`resolve`]'s answer when nothing matches, so the load error names the file looked for.
+pub fn locate(name_or_path: &str, plugins_dir: Option<&Path>) -> PathBuf {
+    let by_file = resolve(name_or_path, plugins_dir);
+    if by_file.exists() || looks_like_path(name_or_path) {
+        return by_file;
+    }
+    let wanted = name_or_path.replace('-', "_");
+    libraries_in(plugins_dir.unwrap_or(Path::new(".")))
+        .into_iter()
+        .find(|path| describe(path).is_ok_and(|info| info.kind.replace('-', "_") == wanted))
+        .unwrap_or(by_file)
+}
+
+/// The shared libraries directly inside `dir` (by this platform's extension), sorted.
+pub fn libraries_in(dir: &Path) -> Vec<PathBuf> {
+    let suffix = std::env::consts::DLL_SUFFIX;
+    let mut found: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.is_file() && p.to_string_lossy().ends_with(suffix))
+                .collect()
+        })
+        .unwrap_or_default();
+    found.sort();
+    found
 }
 
 /// The file a config's `plugin = "…"` value names.
@@ -63,10 +115,7 @@ pub fn describe(path: &Path) -> Result<PluginInfo, PluginError> {
 /// Returns the first candidate when none exists, so the load error names it.
 pub fn resolve(name_or_path: &str, plugins_dir: Option<&Path>) -> PathBuf {
     let suffix = std::env::consts::DLL_SUFFIX;
-    let looks_like_path = name_or_path.contains('/')
-        || name_or_path.contains(std::path::MAIN_SEPARATOR)
-        || [".so", ".dylib", ".dll"].iter().any(|ext| name_or_path.ends_with(ext));
-    if looks_like_path {
+    if looks_like_path(name_or_path) {
         return PathBuf::from(name_or_path);
     }
     let dir = plugins_dir.unwrap_or(Path::new("."));
@@ -79,6 +128,13 @@ pub fn resolve(name_or_path: &str, plugins_dir: Option<&Path>) -> PathBuf {
         }
     }
     first
+}
+
+/// A value with a path separator or a library extension is a path, not a name.
+fn looks_like_path(name_or_path: &str) -> bool {
+    name_or_path.contains('/')
+        || name_or_path.contains(std::path::MAIN_SEPARATOR)
+        || [".so", ".dylib", ".dll"].iter().any(|ext| name_or_path.ends_with(ext))
 }
 
 #[cfg(test)]

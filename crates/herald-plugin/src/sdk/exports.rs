@@ -1,19 +1,29 @@
 //! The bodies of the exported functions, generic over the author's [`Plugin`]. `export_plugin!` generates thin
-//! `extern "C"` wrappers that call these; every one catches panics so nothing unwinds into the host.
+//! `extern "C"` wrappers that call these; every one catches panics so nothing unwinds into the host, and a panic is
+//! also logged through the host.
+//!
+//! Every asynchronous call runs as one task on the plugin's runtime, remembered by its request id until it ends:
+//! `herald_plugin_cancel` aborts it (the adapter's future is dropped, so its HTTP requests stop), and a delivery
+//! or check is also stopped at the attempt's deadline by the SDK itself.
 
 use std::any::Any;
+use std::collections::HashMap;
 use std::ffi::c_void;
 use std::future::Future;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
 
 use futures::FutureExt;
-use herald_core::Health;
+use herald_core::{ChannelError, Delivery, Health};
+use parking_lot::Mutex;
+use tokio::task::AbortHandle;
 
 use super::runtime::runtime;
 use super::{CreateContext, EventPublisher, HostLink, HostLog, Plugin, PluginAdapter};
 use crate::abi::{borrow_bytes, Buf, HostVtable, ABI_VERSION};
-use crate::wire::{CreateRequest, PluginInfo, Reply, WireDelivery, WireError, WireProblem};
+use crate::wire::{
+    CreateRequest, HttpRequest, HttpResponse, InstanceInfo, PluginInfo, Reply, WireDelivery, WireError, WireProblem,
+};
 
 /// Which asynchronous call an export stands for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -26,6 +36,12 @@ pub enum Op {
     Health,
     /// `herald_plugin_shutdown`.
     Shutdown,
+    /// `herald_plugin_confirm_delivery` (ABI 2).
+    ConfirmDelivery,
+    /// `herald_plugin_http` (ABI 2).
+    Http,
+    /// `herald_plugin_presence_stats` (ABI 2).
+    PresenceStats,
 }
 
 impl Op {
@@ -35,6 +51,9 @@ impl Op {
             Op::Deliver => "deliver",
             Op::Health => "health",
             Op::Shutdown => "shutdown",
+            Op::ConfirmDelivery => "confirm_delivery",
+            Op::Http => "http",
+            Op::PresenceStats => "presence_stats",
         }
     }
 }
@@ -43,6 +62,8 @@ impl Op {
 struct Instance<A> {
     adapter: Arc<A>,
     host: Arc<HostLink>,
+    /// Calls under way, by request id, so the host can cancel them.
+    running: Arc<Mutex<HashMap<u64, AbortHandle>>>,
 }
 
 /// The text of a panic payload.
@@ -84,6 +105,9 @@ pub fn describe<P: Plugin>(version: &str) -> Buf {
             version: version.to_string(),
             abi_version: ABI_VERSION,
             sdk_version: Some(env!("CARGO_PKG_VERSION").to_string()),
+            delivery_guarantee: Some(P::DELIVERY_GUARANTEE),
+            inbound_http: P::INBOUND_HTTP,
+            presence: P::PRESENCE,
             path: Default::default(),
         })
         .unwrap_or_default()
@@ -111,7 +135,7 @@ pub unsafe fn create<P: Plugin>(config: *const u8, len: usize, host: *const Host
     let link = Arc::new(HostLink::new(vt));
     // SAFETY: valid for `len` bytes during this call per the contract; copied before it returns.
     let bytes = unsafe { borrow_bytes(config, len) };
-    let result = catch_unwind(AssertUnwindSafe(|| -> Result<*mut c_void, WireError> {
+    let result = catch_unwind(AssertUnwindSafe(|| -> Result<(*mut c_void, InstanceInfo), WireError> {
         let request: CreateRequest = serde_json::from_slice(bytes)
             .map_err(|e| WireError::permanent_reason(format!("the host sent a malformed create request: {e}")))?;
         let rt = runtime().map_err(WireError::permanent_reason)?;
@@ -119,11 +143,12 @@ pub unsafe fn create<P: Plugin>(config: *const u8, len: usize, host: *const Host
         let ctx = CreateContext { name: request.name, log: HostLog::new(link.clone()) };
         let adapter = P::create(ctx, request.settings)
             .map_err(|problems| WireError::Config { problems: problems.iter().map(WireProblem::from).collect() })?;
-        let instance = Box::new(Instance { adapter: Arc::new(adapter), host: link.clone() });
-        Ok(Box::into_raw(instance) as *mut c_void)
+        let info = InstanceInfo { routes: if P::INBOUND_HTTP { adapter.routes() } else { Vec::new() } };
+        let instance = Box::new(Instance { adapter: Arc::new(adapter), host: link.clone(), running: Arc::default() });
+        Ok((Box::into_raw(instance) as *mut c_void, info))
     }));
     let reply = match result {
-        Ok(Ok(handle)) => {
+        Ok(Ok((handle, info))) => {
             if out.is_null() {
                 // Nobody can ever destroy it: free it now.
                 // SAFETY: `handle` was just made by Box::into_raw above and given to nobody.
@@ -132,17 +157,26 @@ pub unsafe fn create<P: Plugin>(config: *const u8, len: usize, host: *const Host
             } else {
                 // SAFETY: `out` is writable per the contract.
                 unsafe { *out = handle };
-                Reply::Ok(())
+                Reply::Ok(info)
             }
         }
         Ok(Err(e)) => Reply::Error(e),
-        Err(payload) => Reply::Error(panicked("create", payload.as_ref())),
+        Err(payload) => Reply::Error(panicked_logged(&link, "create", payload.as_ref())),
     };
     Buf::from_vec(encode(&reply))
 }
 
-/// `herald_plugin_{start,deliver,health,shutdown}`: schedule the call on the plugin's runtime and return; the
-/// reply goes to the host's `on_delivery_result` with `request_id`.
+/// A panic as an error reply, also logged through the host (the plugin's stderr is usually nobody's).
+fn panicked_logged(host: &Arc<HostLink>, op: &str, payload: &(dyn Any + Send)) -> WireError {
+    let error = panicked(op, payload);
+    if let WireError::Permanent { reason, .. } = &error {
+        HostLog::new(host.clone()).error(reason.clone());
+    }
+    error
+}
+
+/// `herald_plugin_{start,deliver,health,shutdown,confirm_delivery,http,presence_stats}`: schedule the call on
+/// the plugin's runtime and return; the reply goes to the host's `on_delivery_result` with `request_id`.
 ///
 /// # Safety
 /// `handle` must come from [`create`] of the same plugin and not be destroyed; `json` must be valid for `len`
@@ -158,54 +192,119 @@ pub unsafe fn call<P: Plugin>(op: Op, handle: *mut c_void, request_id: u64, json
     let payload = unsafe { borrow_bytes(json, len) }.to_vec();
     let host = instance.host.clone();
     let adapter = instance.adapter.clone();
+    let running = instance.running.clone();
     let scheduled = catch_unwind(AssertUnwindSafe(|| -> Result<(), WireError> {
         let rt = runtime().map_err(WireError::permanent_reason)?;
-        let host = host.clone();
-        rt.spawn(async move {
+        let (host, done) = (host.clone(), running.clone());
+        // Registered under the lock the task's own removal takes, so a fast task cannot finish before it is known.
+        let mut tasks = running.lock();
+        let task = rt.spawn(async move {
             let reply = run(op, adapter, host.clone(), payload).await;
-            host.complete(request_id, &reply);
+            done.lock().remove(&request_id);
+            if let Some(reply) = reply {
+                host.complete(request_id, &reply);
+            }
         });
+        tasks.insert(request_id, task.abort_handle());
         Ok(())
     }));
     let failed = match scheduled {
         Ok(Ok(())) => return,
         Ok(Err(e)) => e,
-        Err(payload) => panicked(op.name(), payload.as_ref()),
+        Err(payload) => panicked_logged(&host, op.name(), payload.as_ref()),
     };
     host.complete(request_id, &encode::<()>(&Reply::Error(failed)));
 }
 
-/// Run one call to completion on the plugin's runtime; a panic in the adapter becomes an error reply.
-async fn run<A: PluginAdapter>(op: Op, adapter: Arc<A>, host: Arc<HostLink>, payload: Vec<u8>) -> Vec<u8> {
-    match op {
-        Op::Start => encode(&guarded(op, async { adapter.start(EventPublisher::new(host)).await }).await),
-        Op::Deliver => {
-            let delivery: WireDelivery = match serde_json::from_slice(&payload) {
+/// `herald_plugin_cancel`: the host stopped waiting for `request_id`; abort its task (no reply is sent).
+///
+/// # Safety
+/// `handle` must come from [`create`] of the same plugin and not be destroyed.
+pub unsafe fn cancel<P: Plugin>(handle: *mut c_void, request_id: u64) {
+    if handle.is_null() {
+        return;
+    }
+    // SAFETY: as in `call`.
+    let instance = unsafe { &*(handle as *const Instance<P::Adapter>) };
+    let _ = catch_unwind(AssertUnwindSafe(|| {
+        if let Some(task) = instance.running.lock().remove(&request_id) {
+            task.abort();
+        }
+    }));
+}
+
+/// Decode the delivery the host sent.
+fn delivery(payload: &[u8]) -> Result<Delivery, Vec<u8>> {
+    serde_json::from_slice::<WireDelivery>(payload).map(Delivery::from).map_err(|e| {
+        encode::<()>(&Reply::Error(WireError::permanent_reason(format!(
+            "the plugin could not read the delivery the host sent (ABI mismatch?): {e}"
+        ))))
+    })
+}
+
+/// Run one call to completion on the plugin's runtime; a panic in the adapter becomes an error reply. `None`:
+/// the attempt's deadline passed first, the work was stopped, and the host (which abandoned it at that deadline)
+/// gets no reply.
+async fn run<A: PluginAdapter>(op: Op, adapter: Arc<A>, host: Arc<HostLink>, payload: Vec<u8>) -> Option<Vec<u8>> {
+    let log = HostLog::new(host.clone());
+    Some(match op {
+        Op::Start => encode(&guarded(op, &log, async { adapter.start(EventPublisher::new(host)).await }).await),
+        Op::Deliver | Op::ConfirmDelivery => {
+            let delivery = match delivery(&payload) {
                 Ok(d) => d,
-                Err(e) => {
-                    return encode::<()>(&Reply::Error(WireError::permanent_reason(format!(
-                        "the plugin could not read the delivery the host sent (ABI mismatch?): {e}"
-                    ))))
+                Err(reply) => return Some(reply),
+            };
+            let deadline = delivery.deadline;
+            let work = async {
+                if op == Op::Deliver {
+                    encode(&guarded(op, &log, adapter.deliver(delivery)).await)
+                } else {
+                    encode(&guarded(op, &log, adapter.confirm_delivery(delivery)).await)
                 }
             };
-            encode(&guarded(op, async { adapter.deliver(delivery.into()).await }).await)
+            match tokio::time::timeout_at(deadline, work).await {
+                Ok(reply) => reply,
+                Err(_) => {
+                    log.warn(format!("{} stopped at the attempt's deadline", op.name()));
+                    return None;
+                }
+            }
         }
-        Op::Health => encode::<Health>(&guarded(op, async { Ok(adapter.health().await) }).await),
+        Op::Http => {
+            let request: HttpRequest = match serde_json::from_slice(&payload) {
+                Ok(r) => r,
+                Err(e) => {
+                    return Some(encode::<()>(&Reply::Error(WireError::permanent_reason(format!(
+                        "the plugin could not read the HTTP request the host sent: {e}"
+                    )))))
+                }
+            };
+            encode::<HttpResponse>(&guarded(op, &log, async { Ok(adapter.http(request).await) }).await)
+        }
+        Op::PresenceStats => encode(&guarded(op, &log, async { Ok(adapter.presence_stats().await) }).await),
+        Op::Health => encode::<Health>(&guarded(op, &log, async { Ok(adapter.health().await) }).await),
         Op::Shutdown => encode::<()>(
-            &guarded(op, async {
+            &guarded(op, &log, async {
                 adapter.shutdown().await;
                 Ok(())
             })
             .await,
         ),
-    }
+    })
 }
 
-/// Await `fut`, turning a panic while polling it into an error reply (the runtime thread survives).
-async fn guarded<T>(op: Op, fut: impl Future<Output = Result<T, herald_core::ChannelError>>) -> Reply<T> {
+/// Await `fut`, turning a panic while polling it into an error reply (the runtime thread survives) that is also
+/// logged through the host.
+async fn guarded<T>(op: Op, log: &HostLog, fut: impl Future<Output = Result<T, ChannelError>>) -> Reply<T> {
     match AssertUnwindSafe(fut).catch_unwind().await {
         Ok(r) => r.map_err(WireError::from).into(),
-        Err(payload) => Reply::Error(panicked(op.name(), payload.as_ref())),
+        Err(payload) => {
+            let error = panicked(op.name(), payload.as_ref());
+            if let WireError::Permanent { reason, .. } = &error {
+                log.error(reason.clone());
+            }
+            Reply::Error(error)
+        }
     }
 }
 

@@ -3,13 +3,19 @@
 //! Types of `herald-core` that already derive serde (`Receipt`, `Health`, `EventKind`, `Notification`) cross as
 //! they are. The others get a mirror here: [`WireError`] for `ChannelError` (whose `Duration` has no stable JSON
 //! form), [`WireDelivery`] for `Delivery`, [`WireProblem`] for `ConfigProblem`. Every call's result is a
-//! [`Reply`]. Any change to these shapes bumps [`crate::abi::ABI_VERSION`].
+//! [`Reply`]. Any change to these shapes bumps [`crate::abi::ABI_VERSION`]; fields added in ABI 2 default when an
+//! ABI 1 side leaves them out. Inbound HTTP requests and answers are in [`http`].
+
+pub mod http;
+
+/// Inbound HTTP across the boundary, re-exported at the top of the wire module.
+pub use http::{HttpRequest, HttpResponse, WireRoute};
 
 use std::path::PathBuf;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use herald_core::{ChannelError, ConfigProblem, Delivery, DeliveryMode, Notification};
+use herald_core::{ChannelError, ConfigProblem, Delivery, DeliveryGuarantee, DeliveryMode, Notification};
 use serde::{Deserialize, Serialize};
 
 /// The result of any plugin call: `{"ok": value}` or `{"error": value}`.
@@ -56,6 +62,16 @@ pub struct PluginInfo {
     /// The version of the `herald-plugin` SDK it was built with, when built with the SDK.
     #[serde(default)]
     pub sdk_version: Option<String>,
+    /// ABI 2: whether it implements `confirm_delivery` (`exactly_once`) or not (`at_least_once`). Absent (ABI 1)
+    /// means at-least-once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delivery_guarantee: Option<DeliveryGuarantee>,
+    /// ABI 2: whether its instances serve inbound HTTP routes on herald's server. Absent (ABI 1) means no.
+    #[serde(default)]
+    pub inbound_http: bool,
+    /// ABI 2: whether its instances keep presence in sync (and report counters through `presence_stats`).
+    #[serde(default)]
+    pub presence: bool,
     /// Where the library was loaded from (filled in by the host, not sent by the plugin).
     #[serde(default, skip_deserializing, skip_serializing_if = "is_empty")]
     pub path: PathBuf,
@@ -65,6 +81,38 @@ fn is_empty(p: &std::path::Path) -> bool {
     p.as_os_str().is_empty()
 }
 
+impl PluginInfo {
+    /// What the plugin can promise: at-least-once unless it declared (ABI 2) that it confirms deliveries.
+    pub fn guarantee(&self) -> DeliveryGuarantee {
+        match (self.abi_version, self.delivery_guarantee) {
+            (v, Some(g)) if v >= crate::abi::ABI_VERSION => g,
+            _ => DeliveryGuarantee::AtLeastOnce,
+        }
+    }
+
+    /// One line for `herald plugins list`: `exactly-once, inbound HTTP`, `at-least-once, no inbound`, …
+    pub fn capabilities(&self) -> String {
+        let guarantee = match self.guarantee() {
+            DeliveryGuarantee::ExactlyOnce => "exactly-once",
+            DeliveryGuarantee::AtLeastOnce => "at-least-once",
+        };
+        let inbound = if self.inbound_http && self.abi_version >= crate::abi::ABI_VERSION {
+            "inbound HTTP"
+        } else {
+            "no inbound"
+        };
+        let presence = if self.presence && self.abi_version >= crate::abi::ABI_VERSION { ", presence" } else { "" };
+        format!("{guarantee}, {inbound}{presence}")
+    }
+}
+
+/// What `herald_plugin_create` answers on success in ABI 2 (`{"ok": InstanceInfo}`); ABI 1 answers `{"ok": null}`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InstanceInfo {
+    /// The HTTP routes this instance serves on herald's server (its settings may choose the paths).
+    #[serde(default)]
+    pub routes: Vec<WireRoute>,
+}
 /// The JSON given to `herald_plugin_create`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CreateRequest {
@@ -278,6 +326,50 @@ pub struct LogRecord {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn abi1_descriptions_read_as_at_least_once_whatever_they_claim() {
+        let v1: PluginInfo = serde_json::from_str(
+            r#"{"kind":"k","description":"d","version":"1","abi_version":1,"delivery_guarantee":"exactly_once","inbound_http":true}"#,
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(v1.guarantee(), DeliveryGuarantee::AtLeastOnce);
+        assert_eq!(v1.capabilities(), "at-least-once, no inbound");
+        let v2: PluginInfo = serde_json::from_str(
+            r#"{"kind":"k","description":"d","version":"1","abi_version":2,"delivery_guarantee":"exactly_once"}"#,
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(v2.capabilities(), "exactly-once, no inbound");
+        let bare: InstanceInfo = serde_json::from_str("{}").unwrap_or_else(|e| panic!("{e}"));
+        assert!(bare.routes.is_empty());
+    }
+
+    #[test]
+    fn a_delivery_carries_its_deadline_both_ways() {
+        let n = Notification {
+            id: uuid::Uuid::new_v4(),
+            idempotency_key: None,
+            integration: "i".into(),
+            target: herald_core::Target::Customer { id: "c".into() },
+            content: herald_core::Content::Text { text: "t".into() },
+            created_at: chrono::Utc::now(),
+            expires_at: None,
+            closed_policy: None,
+            rule: None,
+        };
+        let d = Delivery::new(n, DeliveryMode::Normal, 3, Duration::from_secs(7));
+        let wire = WireDelivery::from(&d);
+        let ms = wire.deadline_ms.unwrap_or(0);
+        assert!((6_000..=7_000).contains(&ms), "{ms}");
+        let json = serde_json::to_string(&wire).unwrap_or_default();
+        let back: Delivery =
+            serde_json::from_str::<WireDelivery>(&json).map(Delivery::from).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(back.attempt, 3);
+        assert!(back.remaining() <= Duration::from_millis(ms) && back.remaining() > Duration::from_secs(5));
+        let old: WireDelivery = serde_json::from_str(&json.replace(&format!(",\"deadline_ms\":{ms}"), ""))
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert!(Delivery::from(old).remaining() > Duration::from_secs(20), "ABI 1 host: the default 25 s");
+    }
 
     #[test]
     fn every_channel_error_round_trips_through_json() {
