@@ -62,6 +62,7 @@ async fn start(channel: &dyn MessagingChannel, capacity: usize) -> tokio::sync::
     let ctx = ChannelContext {
         events,
         sessions: Arc::new(MemorySessionStore::default()),
+        state: Arc::new(herald_core::store::memory_state::MemoryStateStore::new()),
         shutdown: tokio_util::sync::CancellationToken::new(),
     };
     channel.start(ctx).await.expect("start");
