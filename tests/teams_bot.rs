@@ -206,3 +206,49 @@ async fn a_user_cannot_link_a_genesys_user_who_is_not_provably_them() {
     assert!(until(|| async { world.transcript(MALLORY_AAD).len() == 2 }).await);
     assert!(world.transcript(MALLORY_AAD)[1].text.contains("not linked"), "nothing was linked");
 }
+
+/// Where the bot cannot prove who is who, an operator links through the authenticated API: the link takes effect
+/// for deliveries, and is removed the same way. Unknown integrations, missing keys and bad bodies change nothing.
+#[tokio::test]
+async fn an_operator_links_and_unlinks_through_the_api() {
+    const BOB: &str = "22222222-bbbb-4bbb-8bbb-000000000002";
+    let env = Env::start(Options { users: vec![MALLORY_AAD.into()], ..Options::default() }).await;
+    let world = env.teams.world();
+    let ok = world.send_to_bot(&env.bot_url(), MALLORY_AAD, &ActivityKind::InstallationUpdate, Forgery::None).await;
+    assert_eq!(ok, Ok(200));
+    let path = |integration: &str, user: &str| format!("{}/v1/integrations/{integration}/links/{user}", env.base);
+    let body = serde_json::json!({"aad_object_id": MALLORY_AAD});
+
+    let unauthenticated = env.http.put(path("teams", BOB)).json(&body).send().await.expect("put");
+    assert_eq!(unauthenticated.status().as_u16(), 401);
+    let unknown = env.http.put(path("nope", BOB)).bearer_auth(teams_support::API_KEY).json(&body).send().await;
+    assert_eq!(unknown.expect("put").status().as_u16(), 404);
+    let bad = env
+        .http
+        .put(path("teams", BOB))
+        .bearer_auth(teams_support::API_KEY)
+        .json(&serde_json::json!({"aad": MALLORY_AAD}))
+        .send()
+        .await
+        .expect("put");
+    assert_eq!(bad.status().as_u16(), 422, "an unknown field is named");
+    let id = env.notify_agent(BOB, "before the link").await;
+    assert_eq!(env.wait_final(&id).await["status"], "failed", "Bob is linked to nobody yet");
+
+    let linked = env.http.put(path("teams", BOB)).bearer_auth(teams_support::API_KEY).json(&body).send().await;
+    let linked = linked.expect("put");
+    assert_eq!(linked.status().as_u16(), 200);
+    let id = env.notify_agent(BOB, "for Bob, in Mallory's Teams").await;
+    let v = env.wait_final(&id).await;
+    assert_eq!(v["status"], "delivered", "{v}");
+    assert!(world.transcript(MALLORY_AAD).iter().any(|a| a.text == "for Bob, in Mallory's Teams"));
+
+    let unlinked = env.http.delete(path("teams", BOB)).bearer_auth(teams_support::API_KEY).send().await;
+    let unlinked: serde_json::Value = unlinked.expect("delete").json().await.expect("json");
+    assert_eq!(unlinked["aad_object_id"], MALLORY_AAD);
+    let again = env.http.delete(path("teams", BOB)).bearer_auth(teams_support::API_KEY).send().await;
+    assert_eq!(again.expect("delete").status().as_u16(), 404);
+    let id = env.notify_agent(BOB, "after the unlink").await;
+    assert_eq!(env.wait_final(&id).await["status"], "failed");
+    assert!(world.transcript(MALLORY_AAD).iter().all(|a| a.text != "after the unlink"));
+}
