@@ -10,6 +10,10 @@
 //!
 //! `health` reports `upstream` (messages stored), `finished` and `stopped` (attempts), so tests see what happened;
 //! the presence capability reports `inbound_requests` through `presence_stats`.
+//!
+//! With `upstream_dir` set, the upstream is a directory instead of memory (one file per delivery key, one line per
+//! message it accepted, synced before the slow answer), so it outlives herald: a test can kill herald mid-attempt and
+//! check, after the restart, that the attempt is confirmed rather than sent again.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -32,6 +36,39 @@ pub struct Settings {
     /// How long `deliver` waits, after the message is upstream, before answering.
     #[serde(default)]
     pub answer_delay_ms: u64,
+    /// Keep the upstream in this directory (it survives herald) instead of in memory.
+    #[serde(default)]
+    pub upstream_dir: Option<std::path::PathBuf>,
+}
+
+/// The file holding the messages of one delivery key (the key hex-encoded: any key is a safe file name).
+fn key_file(dir: &std::path::Path, key: &str) -> std::path::PathBuf {
+    let hex: String = key.bytes().map(|b| format!("{b:02x}")).collect();
+    dir.join(format!("{hex}.messages"))
+}
+
+/// The receipts stored for `key` in `dir`.
+fn read_upstream(dir: &std::path::Path, key: &str) -> Result<Vec<Receipt>, ChannelError> {
+    match std::fs::read_to_string(key_file(dir, key)) {
+        Ok(text) => Ok(text.lines().map(|id| receipt(id.to_string(), None, "test_abi2")).collect()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
+        Err(e) => Err(ChannelError::transient(format!("cannot read the upstream: {e}"))),
+    }
+}
+
+/// Store one more message for `key` in `dir`, durably; its receipt.
+fn append_upstream(dir: &std::path::Path, key: &str) -> Result<Receipt, ChannelError> {
+    use std::io::Write;
+    let n = read_upstream(dir, key)?.len() + 1;
+    let id = format!("up-{key}-{n}");
+    let write = || -> std::io::Result<()> {
+        std::fs::create_dir_all(dir)?;
+        let mut f = std::fs::OpenOptions::new().create(true).append(true).open(key_file(dir, key))?;
+        writeln!(f, "{id}")?;
+        f.sync_all()
+    };
+    write().map_err(|e| ChannelError::transient(format!("cannot write the upstream: {e}")))?;
+    Ok(receipt(id, None, "test_abi2"))
 }
 
 /// The factory.
@@ -97,7 +134,9 @@ impl PluginAdapter for Abi2 {
     async fn deliver(&self, delivery: Delivery) -> Result<Receipt, ChannelError> {
         let mut attempt = Attempt { counters: self.counters.clone(), finished: false };
         let key = delivery.notification.delivery_key();
-        let accepted = {
+        let accepted = if let Some(dir) = &self.settings.upstream_dir {
+            append_upstream(dir, &key)?
+        } else {
             let mut upstream = self.upstream.lock();
             let receipts = upstream.entry(key.clone()).or_default();
             let r = receipt(format!("up-{key}-{}", receipts.len() + 1), None, "test_abi2");
@@ -110,7 +149,11 @@ impl PluginAdapter for Abi2 {
     }
 
     async fn confirm_delivery(&self, delivery: Delivery) -> Result<Vec<Receipt>, ChannelError> {
-        Ok(self.upstream.lock().get(&delivery.notification.delivery_key()).cloned().unwrap_or_default())
+        let key = delivery.notification.delivery_key();
+        if let Some(dir) = &self.settings.upstream_dir {
+            return read_upstream(dir, &key);
+        }
+        Ok(self.upstream.lock().get(&key).cloned().unwrap_or_default())
     }
 
     fn routes(&self) -> Vec<WireRoute> {
