@@ -64,6 +64,7 @@ async fn start(channel: &dyn MessagingChannel, capacity: usize) -> tokio::sync::
         sessions: Arc::new(MemorySessionStore::default()),
         state: Arc::new(herald_core::store::memory_state::MemoryStateStore::new()),
         shutdown: tokio_util::sync::CancellationToken::new(),
+        tasks: Arc::new(herald_core::tasks::RestartingSpawner::default()),
     };
     channel.start(ctx).await.expect("start");
     rx

@@ -85,6 +85,7 @@ impl Rig {
             sessions: sessions.clone(),
             state: std::sync::Arc::new(herald_core::store::memory_state::MemoryStateStore::new()),
             shutdown: shutdown.clone(),
+            tasks: std::sync::Arc::new(herald_core::tasks::RestartingSpawner::new(shutdown.clone())),
         };
         adapter.start(ctx).await.expect("start");
         let mut rig = Rig { emulator, adapter, sessions, events, shutdown, guest_opts };

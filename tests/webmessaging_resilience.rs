@@ -7,7 +7,7 @@ mod webmessaging_support;
 use std::time::Duration;
 
 use herald_emulator::control::DropTarget;
-use serde_json::json;
+use serde_json::{json, Value};
 use webmessaging_support::{last_reason, Env, Guest, Options, ALICE, DEPLOYMENT};
 
 async fn new_conversation(env: &Env) -> (Guest, String) {
@@ -154,5 +154,40 @@ async fn a_500_on_the_send_is_checked_before_it_is_sent_again() {
     guest.wait_outbound(text).await;
     let copies = env.control().transcript(&conv).expect("transcript").into_iter().filter(|l| l.text == text).count();
     assert_eq!(copies, 1, "exactly one copy upstream");
+    env.stop().await;
+}
+
+/// The ingestion task runs under the service's supervisor: when it dies (a panic injected into it), `/healthz`
+/// names it, it comes back with a new stream, and conversations opened afterwards are still ingested.
+#[tokio::test]
+async fn a_killed_ingest_task_comes_back_and_keeps_ingesting() {
+    let env = Env::start(Options::default()).await;
+    let (_first, _conv) = env.connected_guest().await;
+    let task = "webmessaging-ingest:wm";
+    let health = || async {
+        env.http
+            .get(format!("{}/healthz", env.base))
+            .send()
+            .await
+            .expect("healthz")
+            .json::<Value>()
+            .await
+            .expect("json")
+    };
+    assert_eq!(health().await["tasks"][task]["state"], "running", "{}", health().await);
+    assert!(env.herald.supervisor.inject_panic(task), "the ingest task is supervised under its name");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let h = health().await;
+        if h["tasks"][task]["restarts"] == 1 && h["tasks"][task]["state"] == "running" {
+            assert!(h["tasks"][task]["last_failure"].as_str().unwrap_or("").contains("panicked"), "{h}");
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "the ingest task did not come back: {h}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // A conversation opened after the restart is ingested by the new incarnation (and its new stream).
+    let (_second, conv) = env.connected_guest().await;
+    assert!(!conv.is_empty());
     env.stop().await;
 }

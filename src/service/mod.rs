@@ -218,6 +218,7 @@ pub async fn start(loaded: LoadedConfig) -> Result<RunningService, ServiceError>
             sessions: sessions.clone(),
             state: state.clone(),
             shutdown: shutdown.child_token(),
+            tasks: Arc::new(supervisor.clone()),
         };
         if let Err(e) = route.channel.start(ctx).await {
             error!(integration = %name, error = %e, "Integration failed to start; it stays unhealthy and its notifications wait.");

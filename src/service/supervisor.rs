@@ -344,3 +344,11 @@ mod tests {
         sup.stop_all(tokio::time::Instant::now() + Duration::from_secs(5)).await;
     }
 }
+
+/// Adapters start their background tasks (ingestion, presence polling) through the service's supervisor, so they
+/// are restarted and reported like the service's own.
+impl herald_core::tasks::TaskSpawner for Supervisor {
+    fn spawn(&self, name: String, make: herald_core::tasks::TaskFactory) {
+        Supervisor::spawn(self, &name, move |stop| make(stop));
+    }
+}

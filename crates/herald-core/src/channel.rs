@@ -27,6 +27,20 @@ pub struct ChannelContext {
     pub state: Arc<dyn crate::store::StateStore>,
     /// Cancelled when the service shuts down; background tasks should stop.
     pub shutdown: tokio_util::sync::CancellationToken,
+    /// Where the adapter starts its background tasks, so the host supervises them (see [`crate::tasks`]).
+    pub tasks: Arc<dyn crate::tasks::TaskSpawner>,
+}
+
+impl ChannelContext {
+    /// Start a supervised background task `name`: `make` builds one incarnation from its stop token and is called
+    /// again after an unexpected end (see [`crate::tasks`]).
+    pub fn spawn_task<F, Fut>(&self, name: impl Into<String>, make: F)
+    where
+        F: Fn(tokio_util::sync::CancellationToken) -> Fut + Send + Sync + 'static,
+        Fut: std::future::Future<Output = ()> + Send + 'static,
+    {
+        self.tasks.spawn(name.into(), Arc::new(move |stop| Box::pin(make(stop))));
+    }
 }
 
 /// How a delivery is to be made.

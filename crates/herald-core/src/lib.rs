@@ -18,6 +18,7 @@ pub mod retry;
 pub mod session;
 pub mod store;
 pub mod target;
+pub mod tasks;
 pub mod template;
 
 pub use channel::{

@@ -217,7 +217,7 @@ impl MessagingChannel for TeamsAdapter {
             mine.cancel();
         });
         if let Some(engine) = &self.presence {
-            engine.start(ctx.events.clone(), self.cancel.clone());
+            engine.start(&ctx, self.cancel.clone());
         }
         Ok(())
     }

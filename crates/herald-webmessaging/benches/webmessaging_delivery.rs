@@ -58,7 +58,9 @@ async fn start(name: &str, s: Settings, store: Arc<MemorySessionStore>) -> Arc<W
         }
     });
     let state = std::sync::Arc::new(herald_core::store::memory_state::MemoryStateStore::new());
-    let ctx = ChannelContext { events, sessions: store, state, shutdown: tokio_util::sync::CancellationToken::new() };
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    let tasks = std::sync::Arc::new(herald_core::tasks::RestartingSpawner::new(shutdown.clone()));
+    let ctx = ChannelContext { events, sessions: store, state, shutdown, tasks };
     adapter.start(ctx).await.unwrap_or_else(|e| panic!("start: {e}"));
     adapter
 }

@@ -74,11 +74,21 @@ impl MessagingChannel for WebMessagingAdapter {
         &self.inner.channel.name
     }
 
+    /// Starts the integration; its ingestion runs as a supervised task of the host (a new stream per incarnation).
     async fn start(&self, ctx: ChannelContext) -> Result<(), ChannelError> {
-        let inner = &self.inner;
-        if let Some(stream) = inner.channel.start(ctx, inner.settings.genesys.stream_config())? {
-            let span = tracing::info_span!("webmessaging_ingest", integration = %inner.channel.name);
-            tokio::spawn(crate::ingest::run(inner.clone(), stream).instrument(span));
+        let inner = self.inner.clone();
+        let config = inner.settings.genesys.stream_config();
+        if inner.channel.start(ctx.clone(), &config)? {
+            let name = format!("webmessaging-ingest:{}", inner.channel.name);
+            ctx.spawn_task(name, move |stop| {
+                let (inner, config) = (inner.clone(), config.clone());
+                let span = tracing::info_span!("webmessaging_ingest", integration = %inner.channel.name);
+                async move {
+                    let state = inner.clone();
+                    state.channel.run_ingest(config, stop, |stream| crate::ingest::run(inner, stream)).await;
+                }
+                .instrument(span)
+            });
         }
         Ok(())
     }

@@ -81,13 +81,15 @@ impl ChannelState {
         Ok(ChannelState::new(name, client, mapper, profile))
     }
 
-    /// Links the host's shutdown to [`cancel`](ChannelState::cancel), spawns the notification stream, stores
-    /// the runtime and logs the start. Returns the stream for the caller's ingestion task, or `None` when the
-    /// integration had already started (starting twice is harmless).
-    pub fn start(&self, ctx: ChannelContext, config: StreamConfig) -> Result<Option<NotificationStream>, ChannelError> {
+    /// Links the host's shutdown to [`cancel`](ChannelState::cancel), checks the stream's topics, stores the
+    /// runtime and logs the start. Returns `true` the first time: the caller then starts its ingestion task, which
+    /// opens the stream with [`open_stream`](ChannelState::open_stream) in each incarnation (starting twice is
+    /// harmless).
+    pub fn start(&self, ctx: ChannelContext, config: &StreamConfig) -> Result<bool, ChannelError> {
         if self.runtime.get().is_some() {
-            return Ok(None);
+            return Ok(false);
         }
+        config.chunks()?;
         let stop = self.cancel.clone();
         let outer = ctx.shutdown.clone();
         tokio::spawn(async move {
@@ -96,14 +98,40 @@ impl ChannelState {
                 _ = stop.cancelled() => {}
             }
         });
-        let topics = config.topics.len();
-        let stream = NotificationStream::spawn(self.client.clone(), config, self.cancel.clone())?;
-        let handle = stream.health_handle();
-        if self.runtime.set(ChannelRuntime { ctx, stream: handle }).is_err() {
-            return Ok(None);
+        if self.runtime.set(ChannelRuntime { ctx, stream: StreamHealthHandle::new() }).is_err() {
+            return Ok(false);
         }
-        tracing::info!(integration = %self.name, topics, "{} integration started", self.profile.label);
-        Ok(Some(stream))
+        tracing::info!(integration = %self.name, topics = config.topics.len(), "{} integration started", self.profile.label);
+        Ok(true)
+    }
+
+    /// Open the notification stream for one incarnation of the ingestion task; it reports into the runtime's
+    /// stream health, so health readers see the current stream whichever incarnation runs.
+    pub fn open_stream(&self, config: StreamConfig) -> Result<NotificationStream, ChannelError> {
+        let rt = self.runtime()?;
+        NotificationStream::spawn_reporting(self.client.clone(), config, self.cancel.clone(), rt.stream.clone())
+    }
+
+    /// Run one incarnation of an ingestion task: open the stream and feed it to `ingest` until it ends. When the
+    /// integration is shutting down, wait for the task's `stop` instead of returning (returning earlier would look
+    /// like a failure to the supervisor).
+    pub async fn run_ingest<Fut>(
+        &self,
+        config: StreamConfig,
+        stop: tokio_util::sync::CancellationToken,
+        ingest: impl FnOnce(NotificationStream) -> Fut,
+    ) where
+        Fut: std::future::Future<Output = ()>,
+    {
+        if !self.cancel.is_cancelled() {
+            match self.open_stream(config) {
+                Ok(stream) => ingest(stream).await,
+                Err(e) => tracing::error!(integration = %self.name, error = %e, "cannot open the notification stream"),
+            }
+        }
+        if self.cancel.is_cancelled() {
+            stop.cancelled().await;
+        }
     }
 
     /// The runtime, or `Transient` when `start` has not run yet (the dispatcher retries).

@@ -207,10 +207,21 @@ impl NotificationStream {
     /// Starts the stream on the current tokio runtime. Fails at once (`Invalid`) when the topics are empty or need
     /// more than 20 channels; connection problems are retried in the background and visible in [`health`](Self::health).
     pub fn spawn(client: GenesysClient, config: StreamConfig, cancel: CancellationToken) -> Result<Self, ChannelError> {
+        Self::spawn_reporting(client, config, cancel, StreamHealthHandle::new())
+    }
+
+    /// [`spawn`](Self::spawn), reporting into an existing health: a stream opened again (the ingestion task
+    /// restarted) keeps one health record, which readers already hold.
+    pub fn spawn_reporting(
+        client: GenesysClient,
+        config: StreamConfig,
+        cancel: CancellationToken,
+        health: StreamHealthHandle,
+    ) -> Result<Self, ChannelError> {
         let chunks = config.chunks()?;
         crate::client::install_crypto_provider();
         let (tx, rx) = mpsc::channel(config.buffer.max(1));
-        let health = Arc::new(HealthState::default());
+        let health = health.0;
         health.update(|h| h.channels = chunks.len());
         let cancel = cancel.child_token();
         supervisor::start(client, config, chunks, tx, health.clone(), cancel.clone());
@@ -249,11 +260,29 @@ impl NotificationStream {
     }
 }
 
+/// A stream that is dropped stops (its channel sockets close): an ingestion task that dies leaves nothing behind.
+impl Drop for NotificationStream {
+    fn drop(&mut self) {
+        self.cancel.cancel();
+    }
+}
+
 /// A cloneable reader of a stream's health.
 #[derive(Debug, Clone)]
 pub struct StreamHealthHandle(Arc<HealthState>);
 
+impl Default for StreamHealthHandle {
+    fn default() -> Self {
+        StreamHealthHandle::new()
+    }
+}
+
 impl StreamHealthHandle {
+    /// A fresh health record (no stream has reported yet).
+    pub fn new() -> Self {
+        StreamHealthHandle(Arc::new(HealthState::default()))
+    }
+
     /// A health snapshot.
     pub fn get(&self) -> StreamHealth {
         self.0.snapshot()

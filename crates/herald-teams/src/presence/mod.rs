@@ -108,18 +108,45 @@ impl Engine {
         }
     }
 
-    /// Starts the poller, the subscription manager and the Genesys stream reader.
-    pub fn start(self: &Arc<Self>, events: EventSink, cancel: tokio_util::sync::CancellationToken) {
-        let _ = self.events.set(events);
+    /// Starts the poller, the subscription manager and the Genesys stream reader as supervised tasks of the host
+    /// (`ctx.spawn_task`): one that ends while `cancel` is not cancelled is restarted and reported.
+    pub fn start(self: &Arc<Self>, ctx: &herald_core::ChannelContext, cancel: tokio_util::sync::CancellationToken) {
+        let _ = self.events.set(ctx.events.clone());
         if self.settings.teams_to_genesys {
-            tokio::spawn(poll::run(self.clone(), cancel.clone()));
+            self.supervise(ctx, "poll", &cancel, poll::run);
             if self.settings.notification_url.is_some() && self.graph.has_delegated() {
-                tokio::spawn(subscribe::run(self.clone(), cancel.clone()));
+                self.supervise(ctx, "subscriptions", &cancel, subscribe::run);
             }
         }
         if self.settings.genesys_to_teams {
-            tokio::spawn(genesys::run(self.clone(), cancel));
+            self.supervise(ctx, "genesys-stream", &cancel, genesys::run);
         }
+    }
+
+    /// Run `task` under the host's supervision until `cancel`; after `cancel` an incarnation waits for its stop
+    /// (the integration is shutting down: not a failure).
+    fn supervise<Fut>(
+        self: &Arc<Self>,
+        ctx: &herald_core::ChannelContext,
+        what: &str,
+        cancel: &tokio_util::sync::CancellationToken,
+        task: fn(Arc<Engine>, tokio_util::sync::CancellationToken) -> Fut,
+    ) where
+        Fut: std::future::Future<Output = ()> + Send + 'static,
+    {
+        let (engine, cancel) = (self.clone(), cancel.clone());
+        ctx.spawn_task(format!("teams-presence-{what}:{}", ctx.events.integration()), move |stop| {
+            let (engine, cancel) = (engine.clone(), cancel.clone());
+            async move {
+                tokio::select! {
+                    _ = task(engine, cancel.clone()) => {}
+                    _ = stop.cancelled() => return,
+                }
+                if cancel.is_cancelled() {
+                    stop.cancelled().await;
+                }
+            }
+        });
     }
 
     /// The settings.
