@@ -274,6 +274,14 @@ fn panic_message(payload: Box<dyn Any + Send>) -> String {
     }
 }
 
+/// Adapters start their background tasks (ingestion, presence polling) through the service's supervisor, so they
+/// are restarted and reported like the service's own.
+impl herald_core::tasks::TaskSpawner for Supervisor {
+    fn spawn(&self, name: String, make: herald_core::tasks::TaskFactory) {
+        Supervisor::spawn(self, &name, move |stop| make(stop));
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -342,13 +350,5 @@ mod tests {
         let aborted = sup.stop(&["stubborn"], tokio::time::Instant::now() + Duration::from_millis(50)).await;
         assert_eq!(aborted, vec!["stubborn".to_string()]);
         sup.stop_all(tokio::time::Instant::now() + Duration::from_secs(5)).await;
-    }
-}
-
-/// Adapters start their background tasks (ingestion, presence polling) through the service's supervisor, so they
-/// are restarted and reported like the service's own.
-impl herald_core::tasks::TaskSpawner for Supervisor {
-    fn spawn(&self, name: String, make: herald_core::tasks::TaskFactory) {
-        Supervisor::spawn(self, &name, move |stop| make(stop));
     }
 }
