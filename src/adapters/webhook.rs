@@ -261,3 +261,29 @@ impl MessagingChannel for WebhookChannel {
 
     async fn shutdown(&self) {}
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A webhook is an upstream like any other: whatever its `Retry-After` says, the wait is sane and nothing panics.
+    #[test]
+    fn hostile_retry_after_values_never_panic() {
+        let cases = [
+            ("-1", None),
+            ("NaN", None),
+            ("soon", None),
+            ("2", Some(Duration::from_secs(2))),
+            ("1e300", Some(herald_core::retry::MAX_RETRY_AFTER)),
+            ("99999999999999999999999999", Some(herald_core::retry::MAX_RETRY_AFTER)),
+            ("inf", Some(herald_core::retry::MAX_RETRY_AFTER)),
+        ];
+        for (value, expected) in cases {
+            let resp = http::Response::builder().status(429).header("retry-after", value).body("").expect("response");
+            let resp = reqwest::Response::from(resp);
+            assert_eq!(retry_after(&resp), expected, "{value}");
+            let e = classify(resp.status(), retry_after(&resp), String::new());
+            assert!(matches!(e, ChannelError::RateLimited { .. }), "{e}");
+        }
+    }
+}
