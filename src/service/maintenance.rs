@@ -1,5 +1,5 @@
 //! Periodic maintenance: expire deferred notifications past their expiry, purge old sessions and final
-//! notifications. Deferred records are read a page at a time (newest first, by outbox sequence), so a large backlog
+//! notifications (on a blocking thread). Deferred records are read a page at a time (newest first, by outbox sequence), so a large backlog
 //! never has to fit in memory at once.
 
 use std::sync::Arc;
@@ -37,12 +37,31 @@ pub async fn run(outbox: Arc<dyn Outbox>, sessions: Arc<dyn SessionStore>, keep:
         if let Err(e) = expire_deferred(outbox.as_ref(), keep.default_expiry_hours, now).await {
             warn!(error = %e, "Could not expire deferred notifications; trying again in a minute.");
         }
-        if let Err(e) = sessions.purge_closed(now - chrono::Duration::days(i64::from(keep.session_days))).await {
-            warn!(error = %e, "Could not purge old sessions.");
+        purge(outbox.clone(), sessions.clone(), keep, now).await;
+    }
+}
+
+/// Purge old closed sessions and old final notifications on a blocking thread: a purge after a busy week walks
+/// many records (the sled backend does it in chunks without awaiting), which must not hold an async worker.
+async fn purge(outbox: Arc<dyn Outbox>, sessions: Arc<dyn SessionStore>, keep: Retention, now: DateTime<Utc>) {
+    let handle = tokio::runtime::Handle::current();
+    let sessions_before = now - chrono::Duration::days(i64::from(keep.session_days));
+    let outbox_before = now - chrono::Duration::days(i64::from(keep.outbox_days));
+    let done = tokio::task::spawn_blocking(move || {
+        handle
+            .block_on(async { (sessions.purge_closed(sessions_before).await, outbox.purge_final(outbox_before).await) })
+    })
+    .await;
+    match done {
+        Ok((sessions, outbox)) => {
+            if let Err(e) = sessions {
+                warn!(error = %e, "Could not purge old sessions.");
+            }
+            if let Err(e) = outbox {
+                warn!(error = %e, "Could not purge old notifications.");
+            }
         }
-        if let Err(e) = outbox.purge_final(now - chrono::Duration::days(i64::from(keep.outbox_days))).await {
-            warn!(error = %e, "Could not purge old notifications.");
-        }
+        Err(e) => warn!(error = %e, "The purge thread failed; trying again in a minute."),
     }
 }
 
@@ -119,5 +138,35 @@ mod tests {
             .await
             .expect("list");
         assert!(left.is_empty());
+    }
+}
+
+#[cfg(test)]
+mod purge_tests {
+    use super::*;
+    use herald_core::store::memory::{MemoryOutbox, MemorySessionStore};
+    use herald_core::{Notification, Target};
+
+    #[tokio::test]
+    async fn purges_old_final_records_off_the_async_threads() {
+        let outbox: Arc<dyn Outbox> = Arc::new(MemoryOutbox::default());
+        let sessions: Arc<dyn SessionStore> = Arc::new(MemorySessionStore::default());
+        let n = Notification {
+            id: uuid::Uuid::new_v4(),
+            idempotency_key: None,
+            integration: "web".into(),
+            target: Target::Customer { id: "c".into() },
+            content: herald_core::Content::Text { text: "x".into() },
+            created_at: Utc::now(),
+            expires_at: None,
+            closed_policy: None,
+            rule: None,
+        };
+        let id = outbox.enqueue(n).await.expect("enqueue").record().id();
+        let old = Utc::now() - chrono::Duration::days(40);
+        outbox.transition(id, Transition::to(NotificationStatus::Failed, old, "gave up")).await.expect("fail");
+        let keep = Retention { session_days: 7, outbox_days: 30, default_expiry_hours: 72 };
+        purge(outbox.clone(), sessions, keep, Utc::now()).await;
+        assert!(outbox.get(id).await.expect("get").is_none(), "purged");
     }
 }
