@@ -66,7 +66,7 @@ impl Dispatcher {
                 }
                 Err(payload) => {
                     panics += 1;
-                    let message = panic_message(payload.as_ref());
+                    let message = herald_core::tasks::panic_message(payload.as_ref());
                     metrics::counter!("herald_dispatch_worker_panics_total").increment(1);
                     error!(notification = %item.id, panics, panic = %message, "A delivery attempt panicked; its outcome is unknown and it is checked again.");
                     if panics >= MAX_PANICS {
@@ -109,16 +109,5 @@ impl Dispatcher {
         if let Err(e) = self.inner.outbox.transition(id, t).await {
             error!(notification = %id, error = %e, "Could not record the failure after repeated panics.");
         }
-    }
-}
-
-/// The text of a panic payload.
-fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
-    if let Some(s) = payload.downcast_ref::<&str>() {
-        (*s).to_string()
-    } else if let Some(s) = payload.downcast_ref::<String>() {
-        s.clone()
-    } else {
-        "a panic without a message".to_string()
     }
 }

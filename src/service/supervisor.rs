@@ -10,7 +10,6 @@
 //! A task is built by a factory called once per incarnation with the task's stop token: state that must survive a
 //! restart (a channel's receiver, the rule engine) lives outside the future, shared with the factory.
 
-use std::any::Any;
 use std::collections::{BTreeMap, VecDeque};
 use std::future::Future;
 use std::sync::Arc;
@@ -152,7 +151,9 @@ impl Supervisor {
             }
             let why = match outcome {
                 Ok(()) => "returned while the service was running".to_string(),
-                Err(e) if e.is_panic() => format!("panicked: {}", panic_message(e.into_panic())),
+                Err(e) if e.is_panic() => {
+                    format!("panicked: {}", herald_core::tasks::panic_message(e.into_panic().as_ref()))
+                }
                 Err(_) => "was cancelled".to_string(),
             };
             consecutive = if started.elapsed() >= STABLE_AFTER { 1 } else { consecutive.saturating_add(1) };
@@ -261,16 +262,6 @@ impl Supervisor {
         let names: Vec<String> = self.inner.lock().keys().cloned().collect();
         let refs: Vec<&str> = names.iter().map(String::as_str).collect();
         self.stop(&refs, deadline).await
-    }
-}
-
-fn panic_message(payload: Box<dyn Any + Send>) -> String {
-    if let Some(s) = payload.downcast_ref::<&str>() {
-        (*s).to_string()
-    } else if let Some(s) = payload.downcast_ref::<String>() {
-        s.clone()
-    } else {
-        "(no message)".to_string()
     }
 }
 

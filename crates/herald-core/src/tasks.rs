@@ -15,6 +15,17 @@ use std::time::Duration;
 use futures::FutureExt;
 use tokio_util::sync::CancellationToken;
 
+/// The text of a panic payload (`panic!` with a literal or a formatted message), for logs and health reports.
+pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    if let Some(s) = payload.downcast_ref::<&str>() {
+        (*s).to_string()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "a panic without a message".to_string()
+    }
+}
+
 /// A boxed task incarnation.
 pub type TaskFuture = Pin<Box<dyn Future<Output = ()> + Send + 'static>>;
 
@@ -52,7 +63,10 @@ impl TaskSpawner for RestartingSpawner {
                     return;
                 }
                 failures = failures.saturating_add(1);
-                let why = if ended.is_err() { "panicked" } else { "returned" };
+                let why = match &ended {
+                    Err(payload) => format!("panicked: {}", panic_message(payload.as_ref())),
+                    Ok(()) => "returned".to_string(),
+                };
                 let wait = crate::retry::backoff(failures, Duration::from_millis(100), Duration::from_secs(30), None);
                 tracing::error!(task = %name, why, restart_in_ms = wait.as_millis() as u64, "background task ended unexpectedly; restarting it");
                 tokio::select! {

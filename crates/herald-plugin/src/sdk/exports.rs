@@ -66,16 +66,7 @@ struct Instance<A> {
     running: Arc<Mutex<HashMap<u64, AbortHandle>>>,
 }
 
-/// The text of a panic payload.
-pub fn panic_message(payload: &(dyn Any + Send)) -> String {
-    if let Some(s) = payload.downcast_ref::<&str>() {
-        (*s).to_string()
-    } else if let Some(s) = payload.downcast_ref::<String>() {
-        s.clone()
-    } else {
-        "(non-text panic payload)".to_string()
-    }
-}
+pub use herald_core::tasks::panic_message;
 
 fn panicked(op: &str, payload: &(dyn Any + Send)) -> WireError {
     WireError::Permanent {
