@@ -7,11 +7,10 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use herald_core::{ChannelContext, ChannelError, Delivery, Health, HealthStatus, MediaKind, MessagingChannel, Receipt};
-use herald_genesys::channel::{ChannelState, Profile};
+use herald_genesys::channel::{ingest, ChannelState, Profile};
 use herald_genesys::deadline;
 use herald_webmessaging::canned::CannedCache;
 use parking_lot::Mutex;
-use tracing::Instrument;
 
 use crate::settings::Settings;
 
@@ -98,21 +97,8 @@ impl MessagingChannel for WebChatAdapter {
 
     /// Starts the integration; its ingestion runs as a supervised task of the host (a new stream per incarnation).
     async fn start(&self, ctx: ChannelContext) -> Result<(), ChannelError> {
-        let inner = self.inner.clone();
-        let config = inner.settings.genesys.stream_config();
-        if inner.channel.start(ctx.clone(), &config)? {
-            let name = format!("webchat-ingest:{}", inner.channel.name);
-            ctx.spawn_task(name, move |stop| {
-                let (inner, config) = (inner.clone(), config.clone());
-                let span = tracing::info_span!("webchat_ingest", integration = %inner.channel.name);
-                async move {
-                    let state = inner.clone();
-                    state.channel.run_ingest(config, stop, |stream| crate::ingest::run(inner, stream)).await;
-                }
-                .instrument(span)
-            });
-        }
-        Ok(())
+        let config = self.inner.settings.genesys.stream_config();
+        ingest::start_supervised(self.inner.clone(), |i| &i.channel, ctx, config, "webchat", crate::ingest::run)
     }
 
     /// Every Genesys request of the delivery (look-ups, canned responses, the send) ends by `delivery.deadline`.

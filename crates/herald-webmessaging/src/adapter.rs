@@ -6,9 +6,8 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use herald_core::{ChannelContext, ChannelError, Delivery, Health, MediaKind, MessagingChannel, Receipt};
-use herald_genesys::channel::{ChannelState, Profile};
+use herald_genesys::channel::{ingest, ChannelState, Profile};
 use herald_genesys::{deadline, GenesysClient};
-use tracing::Instrument;
 
 use crate::canned::CannedCache;
 use crate::health::DeliveryStats;
@@ -76,21 +75,8 @@ impl MessagingChannel for WebMessagingAdapter {
 
     /// Starts the integration; its ingestion runs as a supervised task of the host (a new stream per incarnation).
     async fn start(&self, ctx: ChannelContext) -> Result<(), ChannelError> {
-        let inner = self.inner.clone();
-        let config = inner.settings.genesys.stream_config();
-        if inner.channel.start(ctx.clone(), &config)? {
-            let name = format!("webmessaging-ingest:{}", inner.channel.name);
-            ctx.spawn_task(name, move |stop| {
-                let (inner, config) = (inner.clone(), config.clone());
-                let span = tracing::info_span!("webmessaging_ingest", integration = %inner.channel.name);
-                async move {
-                    let state = inner.clone();
-                    state.channel.run_ingest(config, stop, |stream| crate::ingest::run(inner, stream)).await;
-                }
-                .instrument(span)
-            });
-        }
-        Ok(())
+        let config = self.inner.settings.genesys.stream_config();
+        ingest::start_supervised(self.inner.clone(), |i| &i.channel, ctx, config, "webmessaging", crate::ingest::run)
     }
 
     /// Every Genesys request of the delivery (look-ups, canned responses, the send) ends by `delivery.deadline`.

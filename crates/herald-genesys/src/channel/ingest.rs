@@ -12,12 +12,14 @@
 //!   the loop goes on with the next event — the ingest task never dies with the frame.
 
 use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use chrono::Utc;
 use futures::FutureExt;
 use herald_core::{ChannelError, Session, SessionState};
 use serde_json::Value;
+use tracing::Instrument;
 
 use super::ChannelState;
 use crate::sessions::{apply_conversation, conversation_id, SessionChange};
@@ -34,6 +36,51 @@ pub trait StreamSink: Send {
 
     /// Resynchronises after a gap in the stream.
     async fn gap(&mut self, reason: &str);
+}
+
+/// Start a conversation adapter: [`ChannelState::start`], then its ingestion as the host's supervised task
+/// `{kind}-ingest:{name}` (see `herald_core::tasks`). Each incarnation opens a new stream
+/// ([`ChannelState::open_stream`]) and runs `ingest(owner, stream)` until it ends; once the integration is shutting
+/// down, an incarnation waits for its stop instead of returning (returning earlier would look like a failure).
+pub fn start_supervised<T, F, Fut>(
+    owner: Arc<T>,
+    channel: fn(&T) -> &ChannelState,
+    ctx: herald_core::ChannelContext,
+    config: crate::stream::StreamConfig,
+    kind: &'static str,
+    ingest: F,
+) -> Result<(), ChannelError>
+where
+    T: Send + Sync + 'static,
+    F: Fn(Arc<T>, NotificationStream) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    let state = channel(&owner);
+    if !state.start(ctx.clone(), &config)? {
+        return Ok(());
+    }
+    let name = format!("{kind}-ingest:{}", state.name);
+    let ingest = Arc::new(ingest);
+    ctx.spawn_task(name, move |stop| {
+        let (owner, config, ingest) = (owner.clone(), config.clone(), ingest.clone());
+        let span = tracing::info_span!("ingest", kind, integration = %channel(&owner).name);
+        async move {
+            let state = channel(&owner);
+            if !state.cancel.is_cancelled() {
+                match state.open_stream(config) {
+                    Ok(stream) => ingest(owner.clone(), stream).await,
+                    Err(e) => {
+                        tracing::error!(integration = %state.name, error = %e, "cannot open the notification stream")
+                    }
+                }
+            }
+            if channel(&owner).cancel.is_cancelled() {
+                stop.cancelled().await;
+            }
+        }
+        .instrument(span)
+    });
+    Ok(())
 }
 
 /// Feeds `stream` to `sink` until the stream stops or the integration shuts down.
@@ -56,11 +103,7 @@ pub async fn run(mut sink: impl StreamSink, mut stream: NotificationStream) {
             Some(StreamEvent::Stopped) | None => break,
         };
         if let Err(payload) = handled {
-            let message = payload
-                .downcast_ref::<&str>()
-                .map(|s| (*s).to_string())
-                .or_else(|| payload.downcast_ref::<String>().cloned())
-                .unwrap_or_else(|| "a panic without a message".to_string());
+            let message = herald_core::tasks::panic_message(payload.as_ref());
             let integration = sink.channel().name.clone();
             metrics::counter!("herald_ingest_panics_total", "integration" => integration.clone()).increment(1);
             tracing::error!(%integration, panic = %message, "handling a stream event panicked; skipped it and carrying on");

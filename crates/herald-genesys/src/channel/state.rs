@@ -112,28 +112,6 @@ impl ChannelState {
         NotificationStream::spawn_reporting(self.client.clone(), config, self.cancel.clone(), rt.stream.clone())
     }
 
-    /// Run one incarnation of an ingestion task: open the stream and feed it to `ingest` until it ends. When the
-    /// integration is shutting down, wait for the task's `stop` instead of returning (returning earlier would look
-    /// like a failure to the supervisor).
-    pub async fn run_ingest<Fut>(
-        &self,
-        config: StreamConfig,
-        stop: tokio_util::sync::CancellationToken,
-        ingest: impl FnOnce(NotificationStream) -> Fut,
-    ) where
-        Fut: std::future::Future<Output = ()>,
-    {
-        if !self.cancel.is_cancelled() {
-            match self.open_stream(config) {
-                Ok(stream) => ingest(stream).await,
-                Err(e) => tracing::error!(integration = %self.name, error = %e, "cannot open the notification stream"),
-            }
-        }
-        if self.cancel.is_cancelled() {
-            stop.cancelled().await;
-        }
-    }
-
     /// The runtime, or `Transient` when `start` has not run yet (the dispatcher retries).
     pub fn runtime(&self) -> Result<&ChannelRuntime, ChannelError> {
         self.runtime.get().ok_or_else(|| {
