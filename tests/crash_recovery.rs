@@ -4,37 +4,12 @@
 mod support;
 
 use std::collections::HashSet;
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 
 use parking_lot::Mutex;
 use serde_json::json;
 use support::{wait_final, Receiver, API_KEY};
-
-fn spawn(config: &std::path::Path) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_herald"))
-        .args(["serve", "--config"])
-        .arg(config)
-        .env("HERALD_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn herald")
-}
-
-async fn wait_healthy(client: &reqwest::Client, base: &str) {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    while tokio::time::Instant::now() < deadline {
-        if let Ok(r) = client.get(format!("{base}/healthz")).send().await {
-            if r.status().is_success() {
-                return;
-            }
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-    panic!("herald did not become healthy at {base}");
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigkill_loses_nothing_accepted_and_sends_nothing_twice() {
@@ -51,8 +26,8 @@ async fn sigkill_loses_nothing_accepted_and_sends_nothing_twice() {
     .expect("write config");
 
     let client = support::client();
-    let mut child = spawn(&config_path);
-    wait_healthy(&client, &base).await;
+    let mut child = support::spawn_serve(&config_path);
+    support::wait_healthy(&client, &base).await;
 
     // Eight writers post notifications (eight conversations, in order within each) until the process dies.
     let accepted: Arc<Mutex<Vec<(String, String)>>> = Arc::new(Mutex::new(Vec::new()));
@@ -90,8 +65,8 @@ async fn sigkill_loses_nothing_accepted_and_sends_nothing_twice() {
     assert!(accepted.len() >= 100, "too few accepted before the kill: {}", accepted.len());
 
     // Restart on the same store: everything accepted must be delivered exactly once.
-    let mut child = spawn(&config_path);
-    wait_healthy(&client, &base).await;
+    let mut child = support::spawn_serve(&config_path);
+    support::wait_healthy(&client, &base).await;
     for (key, id) in &accepted {
         let view = wait_final(&client, &base, id, Duration::from_secs(60)).await;
         assert_eq!(view["status"], "delivered", "notification {id} ({key}) after restart: {view}");

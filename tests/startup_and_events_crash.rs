@@ -4,7 +4,6 @@
 
 mod support;
 
-use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -150,30 +149,6 @@ kind = "gate"
     svc.shutdown().await;
 }
 
-fn spawn(config: &std::path::Path) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_herald"))
-        .args(["serve", "--config"])
-        .arg(config)
-        .env("HERALD_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn herald")
-}
-
-async fn wait_healthy(client: &reqwest::Client, base: &str) {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    while tokio::time::Instant::now() < deadline {
-        if let Ok(r) = client.get(format!("{base}/healthz")).send().await {
-            if r.status().is_success() {
-                return;
-            }
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-    panic!("herald did not become healthy at {base}");
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigkill_right_after_an_event_is_answered_loses_nothing() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -198,8 +173,8 @@ text = "Order {{attr.order}} shipped."
     std::fs::write(&config_path, format!("{text}\n{rule}")).expect("write config");
 
     let client = support::client();
-    let mut child = spawn(&config_path);
-    wait_healthy(&client, &base).await;
+    let mut child = support::spawn_serve(&config_path);
+    support::wait_healthy(&client, &base).await;
     let r = client
         .post(format!("{base}/v1/events"))
         .bearer_auth(API_KEY)
@@ -217,8 +192,8 @@ text = "Order {{attr.order}} shipped."
     assert!(receiver.bodies().is_empty(), "nothing can have been delivered before the kill");
 
     receiver.script(&[]);
-    let mut child = spawn(&config_path);
-    wait_healthy(&client, &base).await;
+    let mut child = support::spawn_serve(&config_path);
+    support::wait_healthy(&client, &base).await;
     let view = wait_final(&client, &base, &ids[0], Duration::from_secs(30)).await;
     assert_eq!(view["status"], "delivered", "{view}");
     assert_eq!(view["rule"], "shipped");

@@ -168,3 +168,29 @@ pub async fn wait_final(client: &reqwest::Client, base: &str, id: &str, timeout:
     }
     last
 }
+
+/// Start `herald serve --config <config>` as a child process (quiet: logs at `warn`, output discarded).
+pub fn spawn_serve(config: &std::path::Path) -> std::process::Child {
+    std::process::Command::new(env!("CARGO_BIN_EXE_herald"))
+        .args(["serve", "--config"])
+        .arg(config)
+        .env("HERALD_LOG", "warn")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn herald")
+}
+
+/// Wait (at most 30 s) until the service at `base` answers `/healthz` with success.
+pub async fn wait_healthy(client: &reqwest::Client, base: &str) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while tokio::time::Instant::now() < deadline {
+        if let Ok(r) = client.get(format!("{base}/healthz")).send().await {
+            if r.status().is_success() {
+                return;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    panic!("herald did not become healthy at {base}");
+}
